@@ -1,0 +1,1 @@
+"""Switchboard's routing brain: ticket in, routing decision out, no AWS inside."""
