@@ -71,7 +71,9 @@ class Taxonomy(BaseModel):
     version: str = "1"
     description: str = ""
     teams: list[TeamSpec] = Field(min_length=2)
-    severities: dict[str, float] = Field(default_factory=lambda: {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25})
+    severities: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25}
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
 
