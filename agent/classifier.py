@@ -1,0 +1,189 @@
+"""The trained text classifier: a versioned artifact on disk and its numpy-only inference.
+
+A model directory holds ``model.json`` (labels, taxonomy, feature settings, calibration, training
+report), ``vocab.json`` (TF-IDF vocabularies) and ``weights.npz`` (idf, linear weights, reference
+embeddings). Features are TF-IDF word and character n-grams plus, optionally, a MiniLM sentence
+embedding; one multinomial logistic regression reads them all, and a temperature fitted on
+out-of-fold predictions turns its scores into calibrated probabilities.
+
+Inference needs numpy, onnxruntime and tokenizers only: no scikit-learn, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from agent.encoder import SentenceEncoder, load_encoder
+from agent.exceptions import ModelArtifactError
+from agent.taxonomy import Taxonomy
+from agent.text import TfidfBlock, normalize
+from agent.types import Classification
+
+FORMAT = "switchboard-text-classifier"
+FORMAT_VERSION = 1
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL_DIR = MODELS_DIR / "telecom"
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ScopeCheck:
+    """Why a text is not something the model can route (empty, gibberish, unrelated), or in scope."""
+
+    out_of_scope: bool
+    reason: str = ""
+
+
+class TextClassifier:
+    """Loaded model: ``classify`` turns texts into calibrated ``Classification`` objects."""
+
+    def __init__(self, directory: Path, meta: dict[str, Any], blocks: list[TfidfBlock], weights: dict[str, np.ndarray]):
+        self.directory = directory
+        self.meta = meta
+        self.blocks = blocks
+        self.labels: list[str] = list(meta["labels"])
+        self.taxonomy = Taxonomy.model_validate(meta["taxonomy"])
+        self.version: str = meta["model_version"]
+        self.temperature: float = float(meta["calibration"]["temperature"])
+        self.min_similarity: float = float(meta["scope"]["min_similarity"])
+        self.coef: np.ndarray = weights["coef"]
+        self.intercept: np.ndarray = weights["intercept"]
+        self.reference: np.ndarray | None = weights.get("reference_embeddings")
+        self._offsets = np.cumsum([0, *(len(b.vocabulary) for b in blocks)])
+        encoder_name = meta["features"].get("encoder")
+        self._encoder_dir = str(MODELS_DIR / encoder_name) if encoder_name else None
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> TextClassifier:
+        directory = Path(directory) if directory else DEFAULT_MODEL_DIR
+        try:
+            meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
+            vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+            with np.load(directory / "weights.npz") as archive:
+                weights = {k: archive[k] for k in archive.files}
+        except FileNotFoundError as exc:
+            raise ModelArtifactError(f"model directory {directory} is missing {Path(exc.filename).name}") from exc
+        except (OSError, ValueError) as exc:
+            raise ModelArtifactError(f"model directory {directory} is unreadable: {exc}") from exc
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise ModelArtifactError(
+                f"{directory} holds format {meta.get('format')!r} v{meta.get('format_version')}, "
+                f"this code reads {FORMAT!r} v{FORMAT_VERSION}: retrain with python -m agent.train"
+            )
+        blocks = [
+            TfidfBlock(
+                analyzer=spec["analyzer"],
+                vocabulary=vocab[spec["name"]],
+                idf=weights[f"idf_{spec['name']}"].astype(np.float32),
+                ngram_range=tuple(spec["ngram_range"]),
+            )
+            for spec in meta["features"]["tfidf"]
+        ]
+        return cls(directory, meta, blocks, weights)
+
+    @property
+    def encoder(self) -> SentenceEncoder | None:
+        return load_encoder(self._encoder_dir) if self._encoder_dir else None
+
+    # --------------------------------------------------------------- inference
+    def _sparse_logits(self, text: str) -> np.ndarray:
+        logits = self.intercept.astype(np.float64).copy()
+        for block, offset in zip(self.blocks, self._offsets, strict=False):
+            columns, values = block.transform_one(text)
+            if columns.size:
+                logits += self.coef[:, offset + columns] @ values
+        return logits
+
+    def logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw class scores for normalised texts, and their sentence embeddings when the model uses them."""
+        out = np.stack([self._sparse_logits(t) for t in texts]) if texts else np.zeros((0, len(self.labels)))
+        embeddings = None
+        if self.encoder is not None and texts:
+            embeddings = self.encoder.encode(texts)
+            out += embeddings @ self.coef[:, self._offsets[-1] :].T
+        return out, embeddings
+
+    def scope(self, text: str, embedding: np.ndarray | None) -> ScopeCheck:
+        """Refuse a confident guess on text with nothing routable in it."""
+        thresholds = self.taxonomy.thresholds
+        if len(text.strip()) < thresholds.min_text_chars:
+            return ScopeCheck(True, "the ticket has (almost) no text")
+        word_block = self.blocks[0]
+        if word_block.known_ratio(text) < thresholds.min_known_token_ratio:
+            return ScopeCheck(True, "most words are unknown to the model (gibberish or another language)")
+        if embedding is not None and self.reference is not None and self.reference.size:
+            nearest = float((self.reference.astype(np.float32) @ embedding).max())
+            if nearest < self.min_similarity:
+                return ScopeCheck(True, f"unlike any ticket the model was trained on (similarity {nearest:.2f})")
+        return ScopeCheck(False)
+
+    def classify(self, texts: list[str]) -> list[Classification]:
+        """One calibrated classification per text, probabilities keyed by category."""
+        normalised = [normalize(t) for t in texts]
+        logits, embeddings = self.logits(normalised)
+        probabilities = softmax(logits, self.temperature)
+        categories = [self.taxonomy.category_of[label] for label in self.labels]
+        threshold = self.taxonomy.thresholds.multi_issue
+        results = []
+        for i, text in enumerate(normalised):
+            scope = self.scope(text, None if embeddings is None else embeddings[i])
+            probs = {c: float(p) for c, p in zip(categories, probabilities[i], strict=True)}
+            above = [c for c, p in sorted(probs.items(), key=lambda kv: -kv[1]) if p >= threshold]
+            results.append(
+                Classification(
+                    probabilities=probs,
+                    categories=above,
+                    out_of_scope=scope.out_of_scope,
+                    out_of_scope_reason=scope.reason,
+                )
+            )
+        return results
+
+    # ---------------------------------------------------------- explanations
+    @cached_property
+    def _word_terms(self) -> list[str]:
+        terms = [""] * len(self.blocks[0].vocabulary)
+        for term, column in self.blocks[0].vocabulary.items():
+            terms[column] = term
+        return terms
+
+    def evidence(self, text: str, label: str, top: int = 5) -> list[str]:
+        """Words and phrases of ``text`` that pushed the model most towards ``label``: the decision's 'because'."""
+        row = self.labels.index(label)
+        columns, values = self.blocks[0].transform_one(normalize(text))
+        if not columns.size:
+            return []
+        contribution = self.coef[row, columns] * values - np.mean(self.coef[:, columns], axis=0) * values
+        order = np.argsort(-contribution)[:top]
+        return [self._word_terms[columns[i]] for i in order if contribution[i] > 0]
+
+
+class Classifier(Protocol):
+    """What the router and the evaluation need from a model: the trained one or the keyword baseline."""
+
+    taxonomy: Taxonomy
+    version: str
+
+    def classify(self, texts: list[str]) -> list[Classification]: ...
+
+
+def load_classifier(model: str | None) -> Classifier:
+    """A model directory, ``keyword`` for the baseline, or the shipped model when ``None``."""
+    from agent.keyword import KeywordClassifier
+
+    if model == "keyword":
+        return KeywordClassifier()
+    return TextClassifier.load(model)

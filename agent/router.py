@@ -1,0 +1,142 @@
+"""The routing brain's front door: ``Router.load().route(ticket)`` → ``RoutingDecision``.
+
+The queue workers, the Bedrock agent's tools and the evaluation all call this, so a ticket is
+routed the same way everywhere. The router composes the parts: calibrated classification, manual
+review rule, priority, entities and troubleshooting, and writes the reasons a support agent reads.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from functools import lru_cache
+
+from agent.classifier import Classifier, load_classifier
+from agent.config import BrainSettings
+from agent.entities import extract_entities
+from agent.priority import assess_priority
+from agent.troubleshooting import plan_troubleshooting
+from agent.types import (
+    Classification,
+    CustomerContext,
+    DecisionTier,
+    RoutingDecision,
+    ServiceStatus,
+    TeamScore,
+    Ticket,
+)
+
+
+class Router:
+    """Routes tickets with one classifier; cheap to call, expensive to build (use ``Router.load``)."""
+
+    def __init__(self, classifier: Classifier, review_threshold: float | None = None) -> None:
+        self.classifier = classifier
+        self.taxonomy = classifier.taxonomy
+        self.review_threshold = (
+            review_threshold if review_threshold is not None else self.taxonomy.thresholds.manual_review
+        )
+
+    @classmethod
+    def load(cls, model_dir: str | None = None, review_threshold: float | None = None) -> Router:
+        """The process-wide router for ``model_dir`` (default: ``SWITCHBOARD_MODEL_DIR`` or the shipped model)."""
+        settings = BrainSettings.from_env()
+        return _cached_router(
+            model_dir or settings.model_dir,
+            review_threshold if review_threshold is not None else settings.review_threshold,
+        )
+
+    @property
+    def model_version(self) -> str:
+        return self.classifier.version
+
+    def route(
+        self,
+        ticket: Ticket,
+        customer: CustomerContext | None = None,
+        service: ServiceStatus | None = None,
+        now: datetime | None = None,
+    ) -> RoutingDecision:
+        start = time.perf_counter()
+        classification = self.classifier.classify([ticket.text])[0]
+        return self._decide(ticket, classification, customer, service, now, start)
+
+    def route_batch(
+        self, tickets: list[Ticket], customers: dict[str, CustomerContext] | None = None
+    ) -> list[RoutingDecision]:
+        """Route several tickets with one batched classifier call (the sentence encoder batches well)."""
+        start = time.perf_counter()
+        classifications = self.classifier.classify([t.text for t in tickets])
+        customers = customers or {}
+        return [
+            self._decide(t, c, customers.get(t.customer_id), None, None, start)
+            for t, c in zip(tickets, classifications, strict=True)
+        ]
+
+    def _decide(
+        self,
+        ticket: Ticket,
+        classification: Classification,
+        customer: CustomerContext | None,
+        service: ServiceStatus | None,
+        now: datetime | None,
+        start: float,
+    ) -> RoutingDecision:
+        taxonomy = self.taxonomy
+        ranked = classification.ranked
+        category, confidence = ranked[0]
+        team = taxonomy.team_of[category]
+        review_reasons = []
+        if classification.out_of_scope:
+            # No evidence either way: report chance level rather than the prior of the biggest team.
+            confidence = min(confidence, 1.0 / len(ranked))
+            review_reasons.append(f"Out of scope: {classification.out_of_scope_reason}.")
+        if confidence < self.review_threshold:
+            review_reasons.append(f"Confidence {confidence:.0%} is below the {self.review_threshold:.0%} threshold.")
+        alternatives = [
+            TeamScore(team=taxonomy.team_of[c], category=c, confidence=confidence if i == 0 else p)
+            for i, (c, p) in enumerate(ranked[:2])
+        ]
+        entities = extract_entities(ticket.text)
+        priority = assess_priority(ticket, team, taxonomy, customer, service, now)
+        troubleshooting = plan_troubleshooting(category, ticket.text)
+        reasoning = [
+            f"{team} ({category}) with {confidence:.0%} confidence; next best {alternatives[1].team} "
+            f"at {alternatives[1].confidence:.0%}."
+        ]
+        evidence = self._evidence(ticket.text, team)
+        if evidence and not classification.out_of_scope:
+            reasoning.append("Words that pointed there: " + ", ".join(f"'{e}'" for e in evidence) + ".")
+        others = [c for c in classification.categories if c != category]
+        if others:
+            reasoning.append("Also raises: " + ", ".join(others) + " (several issues in one ticket).")
+        reasoning.append(f"Priority {priority.level}: " + priority.reasons[0])
+        if not entities.is_empty():
+            found = {k: v for k, v in entities.model_dump().items() if v}
+            reasoning.append("Found " + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in found.items()) + ".")
+        return RoutingDecision(
+            ticket_id=ticket.ticket_id,
+            team=team,
+            category=category,
+            confidence=confidence,
+            alternatives=alternatives,
+            categories=classification.categories,
+            requires_manual_review=bool(review_reasons),
+            review_reasons=review_reasons,
+            reasoning=reasoning,
+            priority=priority,
+            entities=entities,
+            troubleshooting=troubleshooting,
+            model_version=self.model_version,
+            tier=DecisionTier.LOCAL,
+            processing_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    def _evidence(self, text: str, team: str) -> list[str]:
+        explain = getattr(self.classifier, "evidence", None)
+        return explain(text, team) if explain else []
+
+
+@lru_cache(maxsize=4)
+def _cached_router(model_dir: str | None, review_threshold: float | None) -> Router:
+    return Router(load_classifier(model_dir), review_threshold)

@@ -1,0 +1,311 @@
+"""Train a routing model: ``python -m agent.train --data FILE --out DIR``.
+
+Deterministic (fixed seed, deterministic solvers): the same data and flags give the same weights
+and the same ``model_version``. Writes a model directory that ``agent.router`` and
+``agent.evaluate --model DIR`` read. Labels may be team or category names of the taxonomy; data
+whose labels are not in the telecom taxonomy (e.g. BANKING77's 77 intents) gets a flat taxonomy
+derived from its labels, so a new domain needs data (and optionally a taxonomy file), not code.
+
+Reproduce the shipped telecom model (``agent/models/telecom``)::
+
+    python -m agent.train --data ../shared/data/comcast_fcc_2015/complaints_labeled.csv \
+        --extra agent/data/telecom_examples.jsonl --holdout 0.2 --holdout-out build/holdout.csv \
+        --out agent/models/telecom
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from agent.calibration import fit_temperature
+from agent.classifier import FORMAT, FORMAT_VERSION, TextClassifier, softmax
+from agent.datasets import LabelledTexts, load_labelled
+from agent.encoder import DEFAULT_ENCODER_DIR, SentenceEncoder
+from agent.exceptions import RouterError
+from agent.metrics import expected_calibration_error
+from agent.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
+from agent.text import normalize
+
+SEED = 13
+WORD = {"name": "word", "analyzer": "word", "ngram_range": [1, 2], "max_features": 60_000}
+CHAR = {"name": "char", "analyzer": "char_wb", "ngram_range": [2, 5], "max_features": 150_000}
+
+
+def resolve_taxonomy(labels: list[str], path: str | None) -> Taxonomy:
+    """The given taxonomy; else telecom when every label belongs to it; else one derived from the labels."""
+    if path:
+        return load_taxonomy(path)
+    telecom = load_taxonomy(DEFAULT_TAXONOMY_PATH)
+    known = set(telecom.team_names) | set(telecom.team_of)
+    if set(labels) <= known:
+        return telecom
+    return Taxonomy.from_labels(labels)
+
+
+def stratified_split(labels: list[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, holdout): ``fraction`` of every label held out, at least one row per label when possible."""
+    rng = np.random.default_rng(seed)
+    train, holdout = [], []
+    for label in sorted(set(labels)):
+        idx = np.array([i for i, lab in enumerate(labels) if lab == label])
+        rng.shuffle(idx)
+        k = round(fraction * len(idx)) if len(idx) > 1 else 0
+        holdout.extend(idx[:k].tolist())
+        train.extend(idx[k:].tolist())
+    return np.array(sorted(train)), np.array(sorted(holdout))
+
+
+def _features(texts: list[str], vectorizers: list, embeddings: np.ndarray | None):
+    from scipy.sparse import csr_matrix, hstack
+
+    blocks = [v.transform(texts) for v in vectorizers]
+    if embeddings is not None:
+        blocks.append(csr_matrix(embeddings))
+    return hstack(blocks).tocsr()
+
+
+def _fit_vectorizers(texts: list[str]) -> list:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    out = []
+    for spec in (WORD, CHAR):
+        vectorizer = TfidfVectorizer(
+            analyzer=spec["analyzer"],
+            ngram_range=tuple(spec["ngram_range"]),
+            sublinear_tf=True,
+            min_df=2 if len(texts) >= 50 else 1,
+            max_features=spec["max_features"],
+            dtype=np.float32,
+        )
+        out.append(vectorizer.fit(texts))
+    return out
+
+
+def _logistic(c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=5000, tol=1e-5)
+
+
+def _out_of_fold_logits(texts, targets, embeddings, folds, c, progress):
+    from sklearn.model_selection import StratifiedKFold
+
+    n_labels = int(targets.max()) + 1
+    logits = np.zeros((len(texts), n_labels))
+    smallest = int(np.bincount(targets).min())
+    folds = max(2, min(folds, smallest)) if smallest >= 2 else 0
+    if not folds:
+        return None
+    task = progress.add_task("calibration folds", total=folds)
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(texts, targets):
+        fold_texts = [texts[i] for i in train_idx]
+        vectorizers = _fit_vectorizers(fold_texts)
+        emb = None if embeddings is None else embeddings[train_idx]
+        model = _logistic(c).fit(_features(fold_texts, vectorizers, emb), targets[train_idx])
+        held = [texts[i] for i in test_idx]
+        emb_held = None if embeddings is None else embeddings[test_idx]
+        scores = np.full((len(test_idx), n_labels), -1e9)
+        scores[:, model.classes_] = model.decision_function(_features(held, vectorizers, emb_held)).reshape(
+            len(test_idx), -1
+        )
+        logits[test_idx] = scores
+        progress.advance(task)
+    return logits
+
+
+def train(
+    data: LabelledTexts,
+    out: Path,
+    taxonomy_path: str | None = None,
+    holdout: float = 0.0,
+    holdout_out: Path | None = None,
+    extra: LabelledTexts | None = None,
+    use_encoder: bool = True,
+    c: float = 20.0,
+    folds: int = 5,
+) -> dict:
+    """Fit, calibrate, check on the holdout, and write the model directory; returns the training report."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    all_labels = data.labels + (extra.labels if extra else [])
+    taxonomy = resolve_taxonomy(all_labels, taxonomy_path)
+    teams = taxonomy.team_names
+    to_team = {label: taxonomy.resolve_label(label) for label in set(all_labels)}
+    train_idx, holdout_idx = (
+        stratified_split(data.labels, holdout, SEED)
+        if holdout
+        else (np.arange(len(data.texts)), np.array([], dtype=int))
+    )
+    texts = [normalize(data.texts[i]) for i in train_idx]
+    labels = [to_team[data.labels[i]] for i in train_idx]
+    if extra:
+        texts += [normalize(t) for t in extra.texts]
+        labels += [to_team[label] for label in extra.labels]
+    present = [t for t in teams if t in set(labels)]
+    if len(present) < 2:
+        raise RouterError("training needs at least two different labels")
+    targets = np.array([present.index(label) for label in labels])
+    if holdout_out and len(holdout_idx):
+        holdout_out.parent.mkdir(parents=True, exist_ok=True)
+        with holdout_out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "text", "team"])
+            for i in holdout_idx:
+                writer.writerow([data.ids[i], data.texts[i], to_team[data.labels[i]]])
+
+    with Progress(console=console, transient=False) as progress:
+        embeddings = None
+        if use_encoder:
+            encoder = SentenceEncoder(DEFAULT_ENCODER_DIR, threads=0)
+            task = progress.add_task("sentence embeddings", total=len(texts))
+            parts = []
+            for start in range(0, len(texts), 256):
+                parts.append(encoder.encode(texts[start : start + 256]))
+                progress.advance(task, len(parts[-1]))
+            embeddings = np.vstack(parts)
+        oof = _out_of_fold_logits(texts, targets, embeddings, folds, c, progress)
+        fit_task = progress.add_task("final fit", total=1)
+        vectorizers = _fit_vectorizers(texts)
+        model = _logistic(c).fit(_features(texts, vectorizers, embeddings), targets)
+        progress.advance(fit_task)
+
+    temperature, oof_report = 1.0, {}
+    if oof is not None:
+        temperature = fit_temperature(oof, targets)
+        probs = softmax(oof, temperature)
+        predicted = probs.argmax(axis=1)
+        oof_report = {
+            "accuracy": float((predicted == targets).mean()),
+            "ece_uncalibrated": expected_calibration_error(softmax(oof).max(axis=1), predicted == targets),
+            "ece": expected_calibration_error(probs.max(axis=1), predicted == targets),
+        }
+    min_similarity = _min_similarity(embeddings)
+    out.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\t{text}\n".encode())
+    digest.update(json.dumps([WORD, CHAR, use_encoder, c, folds, SEED]).encode())
+    version = f"{taxonomy.name}-{digest.hexdigest()[:10]}"
+    vocab = {
+        spec["name"]: {k: int(v) for k, v in vec.vocabulary_.items()}
+        for spec, vec in zip((WORD, CHAR), vectorizers, strict=True)
+    }
+    coef = (
+        model.coef_.astype(np.float32)
+        if len(present) > 2
+        else np.vstack([-model.coef_, model.coef_]).astype(np.float32) / 2
+    )
+    intercept = (
+        model.intercept_.astype(np.float32)
+        if len(present) > 2
+        else np.array([-model.intercept_[0], model.intercept_[0]], dtype=np.float32) / 2
+    )
+    arrays = {"coef": coef, "intercept": intercept}
+    for spec, vec in zip((WORD, CHAR), vectorizers, strict=True):
+        arrays[f"idf_{spec['name']}"] = vec.idf_.astype(np.float32)
+    if embeddings is not None:
+        arrays["reference_embeddings"] = embeddings.astype(np.float16)
+    np.savez_compressed(out / "weights.npz", **arrays)
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels": present,
+        "taxonomy": taxonomy.model_dump(mode="json"),
+        "features": {"tfidf": [WORD, CHAR], "encoder": DEFAULT_ENCODER_DIR.name if use_encoder else None},
+        "calibration": {"method": "temperature", "temperature": temperature, "folds": folds},
+        "scope": {"min_similarity": min_similarity},
+        "training": {
+            "data": data.source,
+            "extra": extra.source if extra else None,
+            "rows": len(texts),
+            "per_label": {label: labels.count(label) for label in present},
+            "holdout_fraction": holdout,
+            "holdout_rows": len(holdout_idx),
+            "holdout_ids": [data.ids[i] for i in holdout_idx],
+            "seed": SEED,
+            "C": c,
+            "out_of_fold": oof_report,
+        },
+    }
+    (out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = {"model_version": version, "out": str(out), "rows": len(texts), "temperature": temperature, **oof_report}
+    if len(holdout_idx):
+        report["holdout"] = _holdout_report(out, data, holdout_idx, to_team)
+        meta["training"]["holdout_report"] = report["holdout"]
+        (out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def _min_similarity(embeddings: np.ndarray | None) -> float:
+    """Scope threshold: a new ticket less similar to every training ticket than 99 % of training tickets are
+    to their nearest neighbour is 'unlike anything seen'. Leave-one-out, capped to bound memory on big sets."""
+    if embeddings is None or len(embeddings) < 3:
+        return -1.0
+    sample = embeddings[:: max(1, len(embeddings) // 2000)]
+    sims = sample @ embeddings.T
+    sims[sims > 0.9999] = -1.0  # the example itself (and exact duplicates)
+    return float(np.quantile(sims.max(axis=1), 0.01)) * 0.9
+
+
+def _holdout_report(out: Path, data: LabelledTexts, holdout_idx: np.ndarray, to_team: dict[str, str]) -> dict:
+    from agent.evaluate import evaluate_classifier
+
+    classifier = TextClassifier.load(out)
+    texts = [data.texts[i] for i in holdout_idx]
+    truth = [to_team[data.labels[i]] for i in holdout_idx]
+    report = evaluate_classifier(classifier, texts, truth)
+    return {k: report[k] for k in ("n", "accuracy", "macro_f1", "ece", "manual_review_rate", "auto_accuracy")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent.train", description="Train a Switchboard routing model.")
+    parser.add_argument("--data", required=True, help="labelled tickets, .csv or .jsonl")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="team")
+    parser.add_argument("--out", required=True, type=Path, help="model directory to write")
+    parser.add_argument("--taxonomy", help="taxonomy JSON (default: telecom if the labels fit it)")
+    parser.add_argument("--extra", help="more labelled tickets used for training only (same columns)")
+    parser.add_argument("--holdout", type=float, default=0.0, help="stratified fraction of --data never trained on")
+    parser.add_argument("--holdout-out", type=Path, help="write the held-out rows to this CSV (id,text,team)")
+    parser.add_argument("--no-encoder", action="store_true", help="TF-IDF only: faster, less accurate")
+    parser.add_argument("--C", dest="c", type=float, default=20.0, help="inverse regularisation strength")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for calibration")
+    args = parser.parse_args(argv)
+    try:
+        if not 0.0 <= args.holdout < 1.0:
+            raise RouterError("--holdout must be in [0, 1)")
+        data = load_labelled(args.data, args.text_column, args.label_column)
+        extra = load_labelled(args.extra, args.text_column, args.label_column) if args.extra else None
+        report = train(
+            data,
+            args.out,
+            args.taxonomy,
+            args.holdout,
+            args.holdout_out,
+            extra,
+            not args.no_encoder,
+            args.c,
+            args.folds,
+        )
+    except RouterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
