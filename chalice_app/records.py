@@ -1,0 +1,123 @@
+"""What the tickets table holds, as typed objects, and the rules that make its keys comparable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from agent.types import Ticket
+
+
+class TicketStatus(StrEnum):
+    """Life cycle of a ticket: the API writes ``received``; the worker moves it on exactly once."""
+
+    RECEIVED = "received"
+    ROUTED = "routed"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with microseconds: one fixed width, so that string order is time order in the GSIs."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def payload_hash(ticket: Ticket) -> str:
+    """SHA-256 of the ticket's canonical JSON; equal hashes mean a resubmission, different ones a conflict."""
+    canonical = json.dumps(ticket.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _float(value: Any) -> float | None:
+    """DynamoDB numbers arrive as ``Decimal``; JSON and pydantic want floats."""
+    return None if value is None else float(Decimal(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketSummary:
+    """The attributes a listing shows; read through a projection so a page never carries the payloads."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = (
+        "ticket_id",
+        "customer_id",
+        "status",
+        "received_at",
+        "updated_at",
+        "team",
+        "category",
+        "confidence",
+    )
+
+    ticket_id: str
+    customer_id: str
+    status: TicketStatus
+    received_at: str
+    updated_at: str
+    team: str | None = None
+    category: str | None = None
+    confidence: float | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> TicketSummary:
+        return cls(**_summary_fields(item))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRecord(TicketSummary):
+    """A whole tickets-table item: the submitted ticket, its publication state and the worker's decision."""
+
+    ticket: Ticket
+    payload_hash: str
+    published: bool
+    publish_count: int = 0
+    published_at: str | None = None
+    decision: dict[str, Any] | None = None
+    model_version: str | None = None
+    routed_at: str | None = None
+    failure_reason: str | None = None
+    processing_time_ms: float | None = None
+    routed_event_sent: bool = False
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> TicketRecord:
+        decision = item.get("decision")
+        return cls(
+            **_summary_fields(item),
+            ticket=Ticket.model_validate_json(item["payload"]),
+            payload_hash=item["payload_hash"],
+            published=bool(item.get("published", False)),
+            publish_count=int(item.get("publish_count", 0)),
+            published_at=item.get("published_at"),
+            decision=json.loads(decision) if decision else None,
+            model_version=item.get("model_version"),
+            routed_at=item.get("routed_at"),
+            failure_reason=item.get("failure_reason"),
+            processing_time_ms=_float(item.get("processing_time_ms")),
+            routed_event_sent=bool(item.get("routed_event_sent", False)),
+        )
+
+
+def _summary_fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ticket_id": item["ticket_id"],
+        "customer_id": item["customer_id"],
+        "status": TicketStatus(item["status"]),
+        "received_at": item["received_at"],
+        "updated_at": item.get("updated_at", item["received_at"]),
+        "team": item.get("team"),
+        "category": item.get("category"),
+        "confidence": _float(item.get("confidence")),
+    }
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing, newest first; ``next_cursor`` is None on the last page."""
+
+    items: list[TicketSummary]
+    next_cursor: str | None

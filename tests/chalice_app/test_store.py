@@ -1,0 +1,104 @@
+"""TicketStore's guarantees that the worker and the sweep rely on, against moto."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from agent.types import AccountType, CustomerContext, Ticket
+from chalice_app.store import StoreError, TicketStore
+from infra.stub_router import make_decision
+from tests.chalice_app.support import Aws, ticket_payload
+
+
+@pytest.fixture
+def ticket() -> Ticket:
+    return Ticket.model_validate(ticket_payload("TCK-1"))
+
+
+def test_create_if_absent_creates_once(store: TicketStore, ticket: Ticket) -> None:
+    created, was_created = store.create_if_absent(ticket)
+    again, created_again = store.create_if_absent(ticket.model_copy(update={"subject": "changed"}))
+
+    assert was_created and not created_again
+    assert again == created and again.ticket.subject == ticket.subject
+
+
+def test_items_follow_the_table_contract(aws: Aws, store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    table = aws.clients.dynamodb_resource.Table(aws.settings.tickets_table)
+    item = table.get_item(Key={"ticket_id": "TCK-1"})["Item"]
+
+    assert item["status"] == "received" and item["sync_status"] == "pending" and item["published"] is False
+    assert Ticket.model_validate_json(item["payload"]) == ticket
+    received = datetime.fromisoformat(item["received_at"])
+    assert received.utcoffset() is not None and len(item["received_at"]) == len("2026-11-25T15:00:00.000000+00:00")
+    assert int(item["expires_at"]) == int(received.timestamp()) + aws.settings.ticket_ttl_days * 86_400
+
+
+def test_only_the_first_decision_is_recorded(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+
+    first = store.record_decision("TCK-1", make_decision("TCK-1", team="Billing Support"), "routed")
+    second = store.record_decision("TCK-1", make_decision("TCK-1", team="Technical Support"), "needs_review")
+
+    record = store.get("TCK-1")
+    assert (first, second) == (True, False)
+    assert record is not None and record.status == "routed" and record.team == "Billing Support"
+    assert record.decision is not None and record.decision["team"] == "Billing Support"
+    assert not record.routed_event_sent
+
+
+def test_a_decision_beats_a_failure(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    store.record_decision("TCK-1", make_decision("TCK-1"), "routed")
+
+    assert store.mark_failed("TCK-1", "late failure") is False
+    record = store.get("TCK-1")
+    assert record is not None and record.status == "routed"
+
+
+def test_decision_status_must_be_a_decided_one(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+
+    with pytest.raises(ValueError):
+        store.record_decision("TCK-1", make_decision("TCK-1"), "failed")
+
+
+def test_unknown_ticket(store: TicketStore) -> None:
+    assert store.get("TCK-NONE") is None
+    assert store.record_decision("TCK-NONE", make_decision("TCK-NONE"), "routed") is False
+    with pytest.raises(StoreError):
+        store.mark_published("TCK-NONE")
+    with pytest.raises(StoreError):
+        store.mark_routed_event_sent("TCK-NONE")
+
+
+def test_routed_event_sent_is_recorded(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    store.record_decision("TCK-1", make_decision("TCK-1"), "routed")
+
+    store.mark_routed_event_sent("TCK-1")
+
+    record = store.get("TCK-1")
+    assert record is not None and record.routed_event_sent
+
+
+def test_customers_round_trip(store: TicketStore) -> None:
+    customer = CustomerContext(
+        customer_id="CUST-ENT-9", vip=True, account_type=AccountType.ENTERPRISE, plan="Fiber", lifetime_value=1234.5
+    )
+
+    store.put_customer(customer)
+
+    assert store.get_customer("CUST-ENT-9") == customer
+    assert store.get_customer("CUST-NONE") is None
+
+
+def test_dynamodb_errors_become_store_errors(aws: Aws, ticket: Ticket) -> None:
+    missing_table = TicketStore(replace(aws.settings, tickets_table="no-such-table"))
+
+    with pytest.raises(StoreError, match="ResourceNotFoundException"):
+        missing_table.create_if_absent(ticket)

@@ -1,0 +1,215 @@
+"""POST /tickets: stored and published before 202, idempotent on ticket_id, never stranded on a failure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalice_app import deps
+from chalice_app.events import EventPublisher
+from chalice_app.store import StoreError, TicketStore
+from tests.chalice_app.support import AUTH, OTHER_API_KEY, Aws, BrokenEvents, post_ticket, ticket_payload
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+class DroppingEvents:
+    """An EventBridge client that answers 200 but drops the entry, as put_events does under throttling."""
+
+    def put_events(self, **_: Any) -> dict[str, Any]:
+        return {
+            "FailedEntryCount": 1,
+            "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}],
+        }
+
+
+def test_accepts_stores_and_publishes(client: Any, aws: Aws, store: TicketStore) -> None:
+    response = post_ticket(client, ticket_payload("TCK-1"))
+
+    assert response.status_code == 202
+    assert body(response) == {"ticket_id": "TCK-1", "status": "received", "links": {"self": "/tickets/TCK-1"}}
+    assert response.headers["Location"] == "/tickets/TCK-1"
+    assert response.headers["Content-Type"] == "application/json"
+    record = store.get("TCK-1")
+    assert record is not None and record.published and record.status == "received"
+    assert record.ticket.subject == "No internet since this morning"
+    [event] = aws.received_events()
+    assert event["detail-type"] == "TicketReceived" and event["source"] == "switchboard.tickets"
+    assert event["detail"]["ticket"]["ticket_id"] == "TCK-1"
+
+
+def test_replay_answers_the_same_and_publishes_nothing(client: Any, aws: Aws) -> None:
+    first = post_ticket(client, ticket_payload("TCK-2"))
+    aws.received_events()
+
+    again = post_ticket(client, ticket_payload("TCK-2"))
+
+    assert again.status_code == 202 and body(again) == body(first)
+    assert aws.received_events() == []
+
+
+def test_replay_without_created_at_is_the_same_ticket(client: Any, aws: Aws) -> None:
+    """A server-filled created_at must not turn the client's retry into a conflict."""
+    payload = ticket_payload("TCK-3")
+    del payload["created_at"]
+
+    assert post_ticket(client, payload).status_code == 202
+    assert post_ticket(client, payload).status_code == 202
+    assert len(aws.received_events()) == 1
+
+
+def test_equivalent_json_is_the_same_ticket(client: Any, aws: Aws) -> None:
+    post_ticket(client, ticket_payload("TCK-4"))
+    same = ticket_payload("TCK-4", created_at="2026-11-25T14:55:00Z", subject="  No internet since this morning ")
+
+    assert post_ticket(client, same).status_code == 202
+
+
+def test_different_payload_under_an_existing_id_is_a_conflict(client: Any, aws: Aws) -> None:
+    post_ticket(client, ticket_payload("TCK-5"))
+    aws.received_events()
+
+    response = post_ticket(client, ticket_payload("TCK-5", subject="Billing question"))
+
+    assert response.status_code == 409
+    assert body(response)["error"] == "conflict"
+    assert body(response)["details"]["ticket_id"] == "TCK-5"
+    assert aws.received_events() == []
+
+
+@pytest.mark.parametrize("dropping", [False, True], ids=["put_events raises", "FailedEntryCount=1"])
+def test_event_failure_is_a_503_and_the_retry_completes(
+    client: Any, aws: Aws, store: TicketStore, dropping: bool
+) -> None:
+    deps.publisher.override(
+        EventPublisher(aws.settings, events_client=DroppingEvents() if dropping else BrokenEvents())
+    )
+
+    failed = post_ticket(client, ticket_payload("TCK-6"))
+
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == str(aws.settings.retry_after_seconds)
+    assert body(failed)["error"] == "service_unavailable"
+    record = store.get("TCK-6")
+    assert record is not None and not record.published  # stored, and known to be unpublished
+    assert aws.received_events() == []
+
+    deps.publisher.override(EventPublisher(aws.settings, events_client=aws.clients.events))
+    retried = post_ticket(client, ticket_payload("TCK-6"))
+
+    assert retried.status_code == 202
+    assert body(retried)["status"] == "received"
+    record = store.get("TCK-6")
+    assert record is not None and record.published and record.publish_count == 1
+    assert [e["detail"]["ticket"]["ticket_id"] for e in aws.received_events()] == ["TCK-6"]
+
+
+def test_store_failure_is_a_503_and_publishes_nothing(client: Any, aws: Aws, store: TicketStore) -> None:
+    def unavailable(_ticket: Any) -> Any:
+        raise StoreError("DynamoDB put_item failed: ProvisionedThroughputExceededException")
+
+    store.create_if_absent = unavailable  # type: ignore[method-assign]
+
+    response = post_ticket(client, ticket_payload("TCK-7"))
+
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert "Throughput" not in response.body.decode()  # internals stay in the logs
+    assert aws.received_events() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "application/json"},
+        {"content-type": "application/json", "x-api-key": "wrong"},
+        {"content-type": "application/json", "x-api-key": ""},
+    ],
+    ids=["missing", "wrong", "empty"],
+)
+def test_requires_a_valid_api_key(client: Any, aws: Aws, headers: dict[str, str]) -> None:
+    response = post_ticket(client, ticket_payload("TCK-8"), headers=headers)
+
+    assert response.status_code == 401
+    assert body(response)["error"] == "unauthorized"
+    assert aws.received_events() == []
+
+
+def test_any_configured_key_is_accepted(client: Any, aws: Aws) -> None:
+    headers = {"content-type": "application/json", "X-Api-Key": OTHER_API_KEY}
+
+    assert post_ticket(client, ticket_payload("TCK-9"), headers=headers).status_code == 202
+
+
+def test_authentication_comes_before_body_checks(client: Any, aws: Aws) -> None:
+    response = post_ticket(client, b"not json", headers={"content-type": "text/plain"})
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"", b"\xff\xfe\x00", b"[" * 5000], ids=["syntax", "empty", "utf8", "deep"]
+)
+def test_malformed_json_is_a_400(client: Any, aws: Aws, raw: bytes) -> None:
+    response = post_ticket(client, raw)
+
+    assert response.status_code == 400
+    assert body(response)["error"] == "malformed_json"
+    assert set(body(response)) == {"error", "message", "details"}
+
+
+def test_oversized_body_is_a_413(client: Any, aws: Aws, settings: Any) -> None:
+    payload = ticket_payload("TCK-10", description="x" * settings.max_body_bytes)
+
+    response = post_ticket(client, payload)
+
+    assert response.status_code == 413
+    assert body(response)["error"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_non_json_content_type_is_a_415(client: Any, aws: Aws, content_type: str) -> None:
+    headers = {**AUTH, "content-type": content_type}
+
+    response = post_ticket(client, ticket_payload("TCK-11"), headers=headers)
+
+    assert response.status_code == 415
+    assert body(response)["error"] == "unsupported_media_type"
+
+
+def test_json_with_charset_is_accepted(client: Any, aws: Aws) -> None:
+    headers = {**AUTH, "content-type": "application/json; charset=utf-8"}
+
+    assert post_ticket(client, ticket_payload("TCK-12"), headers=headers).status_code == 202
+
+
+def test_schema_violations_are_a_422_listing_each_without_echoing_input(client: Any, aws: Aws) -> None:
+    secret = "s3cr3t-" + "y" * 2000
+    payload = ticket_payload("bad id with spaces", channel="pigeon", created_at=1_700_000_000, extra_field=secret)
+    del payload["customer_id"]
+
+    response = post_ticket(client, payload)
+
+    assert response.status_code == 422
+    answer = body(response)
+    assert answer["error"] == "validation_error"
+    problems = {tuple(d["loc"]): d["type"] for d in answer["details"]}
+    assert problems == {
+        ("ticket_id",): "string_pattern_mismatch",
+        ("customer_id",): "missing",
+        ("created_at",): "datetime_type",
+        ("channel",): "enum",
+        ("extra_field",): "extra_forbidden",
+    }
+    assert "s3cr3t" not in response.body.decode()
+    assert aws.received_events() == []
+
+
+@pytest.mark.parametrize("document", [[], "ticket", 42, None], ids=["array", "string", "number", "null"])
+def test_json_that_is_not_an_object_is_a_422(client: Any, aws: Aws, document: Any) -> None:
+    response = post_ticket(client, document)
+
+    assert response.status_code == 422
