@@ -92,7 +92,9 @@ def _fit_vectorizers(texts: list[str]) -> list:
 def _logistic(c: float):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=5000, tol=1e-5)
+    # Balanced class weights: without them the rare teams (Account Management is 9 % of real complaints)
+    # lose recall to Billing; with them accuracy holds and macro-F1 rises (5-fold CV on the complaints).
+    return LogisticRegression(C=c, max_iter=5000, tol=1e-5, class_weight="balanced")
 
 
 def _out_of_fold_logits(texts, targets, embeddings, folds, c, progress):
@@ -129,7 +131,7 @@ def train(
     holdout_out: Path | None = None,
     extra: LabelledTexts | None = None,
     use_encoder: bool = True,
-    c: float = 20.0,
+    c: float = 50.0,
     folds: int = 5,
 ) -> dict:
     """Fit, calibrate, check on the holdout, and write the model directory; returns the training report."""
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=float, default=0.0, help="stratified fraction of --data never trained on")
     parser.add_argument("--holdout-out", type=Path, help="write the held-out rows to this CSV (id,text,team)")
     parser.add_argument("--no-encoder", action="store_true", help="TF-IDF only: faster, less accurate")
-    parser.add_argument("--C", dest="c", type=float, default=20.0, help="inverse regularisation strength")
+    parser.add_argument("--C", dest="c", type=float, default=50.0, help="inverse regularisation strength")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for calibration")
     args = parser.parse_args(argv)
     try:

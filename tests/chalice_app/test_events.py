@@ -10,8 +10,8 @@ import pytest
 from agent.types import PriorityLevel, Ticket
 from chalice_app.events import EventPublisher, PublishError
 from chalice_app.settings import Settings
-from infra.stub_router import make_decision
 from tests.chalice_app.support import BrokenEvents, ticket_payload
+from tests.factories import make_decision
 
 
 class RecordingEvents:

@@ -14,8 +14,8 @@ from chalice_app.api import PUBLIC_PATHS
 from chalice_app.events import EventPublisher
 from chalice_app.openapi import openapi_document
 from chalice_app.store import TicketStore
-from infra.stub_router import make_decision
 from tests.chalice_app.support import API_KEY, AUTH, Aws, BrokenEvents, post_ticket, ticket_payload
+from tests.factories import make_decision
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

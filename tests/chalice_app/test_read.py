@@ -11,8 +11,8 @@ import pytest
 from agent.types import RoutingDecision
 from chalice_app.cursor import encode_cursor
 from chalice_app.store import TicketStore
-from infra.stub_router import make_decision
 from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
+from tests.factories import make_decision
 
 KEY = {"x-api-key": API_KEY}
 

@@ -9,8 +9,8 @@ import pytest
 
 from agent.types import AccountType, CustomerContext, Ticket
 from chalice_app.store import StoreError, TicketStore
-from infra.stub_router import make_decision
 from tests.chalice_app.support import Aws, ticket_payload
+from tests.factories import make_decision
 
 
 @pytest.fixture
@@ -58,6 +58,16 @@ def test_a_decision_beats_a_failure(store: TicketStore, ticket: Ticket) -> None:
     assert store.mark_failed("TCK-1", "late failure") is False
     record = store.get("TCK-1")
     assert record is not None and record.status == "routed"
+
+
+def test_a_failed_ticket_can_still_be_decided_after_a_redrive(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    assert store.mark_failed("TCK-1", "router crashed 5 times") is True
+
+    assert store.record_decision("TCK-1", make_decision("TCK-1", team="Billing Support"), "routed") is True
+    record = store.get("TCK-1")
+    assert record is not None and record.status == "routed" and record.team == "Billing Support"
+    assert store.mark_failed("TCK-1", "stale failure") is False
 
 
 def test_decision_status_must_be_a_decided_one(store: TicketStore, ticket: Ticket) -> None:

@@ -9,8 +9,8 @@ from chalice_app.events import EventPublisher
 from chalice_app.settings import Settings
 from chalice_app.store import TicketStore
 from chalice_app.sweep import SweepReport, republish_stuck
-from infra.stub_router import make_decision
 from tests.chalice_app.support import Aws, BrokenEvents, FakeClock, post_ticket, ticket_payload
+from tests.factories import make_decision
 
 
 def working(aws: Aws) -> EventPublisher:

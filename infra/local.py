@@ -1,0 +1,372 @@
+"""``python -m infra.local``: the whole of Switchboard on one machine, talking to an embedded moto.
+
+One process tree: a moto server on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge and SQS; every
+resource is created from ``infra.resources``; the Chalice app serves the REST API through Chalice's local
+server; a fleet of pollers (``workers.poller``) plays Lambda's SQS event source mapping and invokes the real
+worker handler; a thread runs the stuck-ticket sweep the way the scheduled Lambda would. Ctrl-C or SIGTERM
+stops it all, in the reverse order.
+
+    python -m infra.local [--host 127.0.0.1] [--port 8000] [--workers 4] [--demo [--exit]] [--keyword-router]
+
+``LocalStack`` is also what the integration tests and ``bench/load.py`` start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import httpx
+from chalice.config import Config
+from chalice.local import LocalDevServer, create_local_server
+from moto.server import ThreadedMotoServer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from agent.router import Router
+from chalice_app import deps
+from chalice_app.events import EventPublisher
+from chalice_app.settings import Settings, get_settings
+from chalice_app.store import TicketStore
+from chalice_app.sweep import republish_stuck
+from infra import logs
+from infra.resources import Provisioned, provision, seed_customers
+from workers import routing
+from workers.limits import VISIBILITY_TIMEOUT_SECONDS
+from workers.poller import SqsEventSourceMapping, find_sqs_handler
+
+log = logging.getLogger("switchboard.local")
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+DEV_API_KEY = "local-dev-key"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+DEFAULT_SWEEP_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    host: str = LOOPBACK
+    port: int = 8000
+    """0 picks a free port (tests, benchmarks)."""
+    workers: int = 4
+    keyword_router: bool = False
+    visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS
+    sweep_every_s: float = DEFAULT_SWEEP_EVERY_S
+    region: str = "us-east-1"
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for the stack's lifetime and restore the old ones, so tests do not leak AWS_ENDPOINT_URL."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+class _Sweeper(threading.Thread):
+    """Calls ``sweep`` every ``every_s`` seconds, like the scheduled Lambda; errors are logged, not fatal."""
+
+    def __init__(self, sweep: Callable[[], Any], every_s: float) -> None:
+        super().__init__(name="sweeper", daemon=True)
+        self._sweep = sweep
+        self._every_s = every_s
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self._every_s):
+            try:
+                self._sweep()
+            except Exception:
+                log.exception("sweep failed")
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+class LocalStack:
+    """Moto, resources, API server, pollers and sweep, started and stopped as one."""
+
+    def __init__(self, options: StackOptions = StackOptions()) -> None:
+        self.options = options
+        self.settings: Settings | None = None
+        self.provisioned: Provisioned | None = None
+        self.moto_endpoint = ""
+        self.api_url = ""
+        self.mapping: SqsEventSourceMapping | None = None
+        self._running = ExitStack()
+
+    @property
+    def api_key(self) -> str:
+        assert self.settings is not None and self.settings.api_keys, "start() first"
+        return self.settings.api_keys[0]
+
+    def start(self) -> LocalStack:
+        try:
+            self._start(self._running)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, running: ExitStack) -> None:
+        moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        moto.start()
+        running.callback(_quietly, moto.stop)
+        host, port = moto.get_host_and_port()
+        self.moto_endpoint = f"http://{host}:{port}"
+
+        running.enter_context(
+            _environment(
+                {
+                    "AWS_ENDPOINT_URL": self.moto_endpoint,
+                    "AWS_DEFAULT_REGION": self.options.region,
+                    "SWITCHBOARD_API_KEYS": os.environ.get("SWITCHBOARD_API_KEYS") or DEV_API_KEY,
+                    **DUMMY_CREDENTIALS,
+                }
+            )
+        )
+        deps.reset_all()  # the API's clients must be built against moto, not whatever a previous user left
+        running.callback(deps.reset_all)
+        self.settings = settings = get_settings()
+        self.provisioned = provision(settings, visibility_timeout_s=self.options.visibility_timeout_s)
+        seed_customers(settings)
+
+        app_module = importlib.import_module("app")
+        if self.options.keyword_router:
+            routing.use_worker_factory(
+                lambda: routing.RoutingWorker(Router.load("keyword"), TicketStore(settings), EventPublisher(settings))
+            )
+            running.callback(routing.use_worker_factory, routing.build_default_worker)
+        routing.current_worker()  # load the model now: a broken artifact should stop the start, not the first ticket
+
+        server = _api_server(app_module, settings, self.options.host, self.options.port)
+        threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
+        running.callback(_quietly, server.server.server_close)
+        running.callback(_quietly, server.shutdown)
+        host, port = server.server.server_address[:2]
+        self.api_url = f"http://{host}:{port}"
+
+        self.mapping = SqsEventSourceMapping(
+            find_sqs_handler(app_module.app, settings.routing_queue),
+            queue_url=self.provisioned.routing_queue_url,
+            queue_arn=self.provisioned.routing_queue_arn,
+            region=settings.region,
+            concurrency=self.options.workers,
+        ).start()
+        running.callback(_quietly, self.mapping.stop)
+
+        sweeper = _Sweeper(lambda: _sweep(settings), self.options.sweep_every_s)
+        sweeper.start()
+        running.callback(_quietly, sweeper.stop)
+
+    def stop(self) -> None:
+        """Stop in reverse order of start: sweep, pollers (finishing their batches), API, environment, moto."""
+        self._running.close()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _quietly(stop: Callable[[], Any]) -> None:
+    """Run one shutdown step; a failing step is logged so that the later ones still run."""
+    try:
+        stop()
+    except Exception:
+        log.exception("error while stopping")
+
+
+def _api_server(app_module: ModuleType, settings: Settings, host: str, port: int) -> LocalDevServer:
+    """Chalice's own local server (what ``chalice local --no-autoreload`` runs), in this process."""
+    config_from_disk = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    config = Config.create(
+        chalice_stage=settings.stage,
+        app_name=config_from_disk["app_name"],
+        project_dir=str(ROOT),
+        config_from_disk=config_from_disk,
+        chalice_app=app_module.app,
+    )
+    return create_local_server(app_module.app, config, host, port)
+
+
+def _sweep(settings: Settings) -> None:
+    report = republish_stuck(settings=settings)
+    if report.republished or report.given_up or report.stopped_on_error:
+        log.warning("sweep: %s", report)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# demo
+
+DEMO_TICKETS: tuple[dict[str, str], ...] = (
+    {
+        "customer_id": "CUST-ENT-0001",
+        "channel": "phone",
+        "subject": "Fiber link down at HQ",
+        "description": "Our 10G fiber circuit has been down since 08:10, all three office floors have no internet. "
+        "Link light on the ONT is red. This is costing us thousands per hour.",
+    },
+    {
+        "customer_id": "CUST-CON-0002",
+        "channel": "email",
+        "subject": "Charged twice this month",
+        "description": "My November bill shows the $79.99 plan fee twice. Please refund the duplicate charge.",
+    },
+    {
+        "customer_id": "CUST-CON-0001",
+        "channel": "chat",
+        "subject": "Can't log in to my account",
+        "description": "Password reset emails never arrive and the app says my account is locked.",
+    },
+    {
+        "customer_id": "CUST-BIZ-0002",
+        "channel": "web",
+        "subject": "New router keeps rebooting",
+        "description": "The router you installed last week restarts every hour, error code E-1043 on the display.",
+    },
+    {
+        "customer_id": "CUST-BIZ-0001",
+        "channel": "email",
+        "subject": "Moving our office",
+        "description": "We move to 400 Main St on the 1st; please transfer service and cancel the old line.",
+    },
+    {"customer_id": "CUST-CON-0003", "channel": "social", "subject": "???", "description": "hello is anyone there"},
+)
+
+
+def run_demo(stack: LocalStack, console: Console, *, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    """Submit the demo tickets over HTTP, wait for their decisions, print them; returns the ticket views."""
+    headers = {"x-api-key": stack.api_key}
+    run_id = time.strftime("%H%M%S")
+    views: dict[str, dict[str, Any]] = {}
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=10) as client:
+        for number, fields in enumerate(DEMO_TICKETS, start=1):
+            ticket_id = f"DEMO-{run_id}-{number}"
+            answer = client.post("/tickets", json={"ticket_id": ticket_id, **fields})
+            answer.raise_for_status()
+            views[ticket_id] = answer.json()
+        deadline = time.monotonic() + timeout_s
+        pending = set(views)
+        while pending and time.monotonic() < deadline:
+            for ticket_id in sorted(pending):
+                view = client.get(f"/tickets/{ticket_id}").raise_for_status().json()
+                if view["status"] != "received":
+                    views[ticket_id] = view
+                    pending.discard(ticket_id)
+            if pending:
+                time.sleep(0.2)
+
+    table = Table(title="Demo decisions")
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("team")
+    table.add_column("confidence", justify="right")
+    table.add_column("priority")
+    table.add_column("status", no_wrap=True)
+    for ticket_id, view in views.items():
+        decision = view.get("decision") or {}
+        confidence = view.get("confidence")
+        table.add_row(
+            ticket_id,
+            view.get("team") or "-",
+            f"{confidence:.2f}" if confidence is not None else "-",
+            (decision.get("priority") or {}).get("level", "-"),
+            view["status"],
+        )
+    console.print(table)
+    return list(views.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Switchboard locally against an embedded moto server.")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=4, help="concurrent pollers (Lambda concurrency)")
+    parser.add_argument("--demo", action="store_true", help="submit sample tickets and print their decisions")
+    parser.add_argument("--exit", action="store_true", help="with --demo: stop after printing the decisions")
+    parser.add_argument(
+        "--keyword-router",
+        action="store_true",
+        help="keyword baseline instead of the model",
+    )
+    parser.add_argument("--sweep-every", type=float, default=DEFAULT_SWEEP_EVERY_S, metavar="SECONDS")
+    args = parser.parse_args(argv)
+
+    console = Console()
+    logs.install(console)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"[yellow]{signal.Signals(signum).name}: stopping…[/]")
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    options = StackOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        keyword_router=args.keyword_router,
+        sweep_every_s=args.sweep_every,
+    )
+    with console.status("starting moto, provisioning, loading the router…"):
+        stack = LocalStack(options).start()
+    try:
+        logs.install(console)  # the app's and the router's Powertools loggers exist now
+        assert stack.settings is not None
+        console.print(
+            Panel.fit(
+                f"API      [bold]{stack.api_url}[/]\n"
+                f"API key  [bold]{stack.api_key}[/]   (header x-api-key)\n"
+                f"moto     {stack.moto_endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3)\n"
+                f"workers  {options.workers} pollers on {stack.settings.routing_queue}\n\n"
+                f"curl -H 'x-api-key: {stack.api_key}' -H 'content-type: application/json' {stack.api_url}/tickets "
+                '-d \'{"ticket_id":"T-1","customer_id":"CUST-CON-0002","subject":"No internet"}\'',
+                title="Switchboard local stack",
+                border_style="green",
+            )
+        )
+        if args.demo:
+            run_demo(stack, console)
+            if args.exit:
+                return 0
+        console.print("[dim]Ctrl-C to stop[/]")
+        stopping.wait()
+        return 0
+    finally:
+        stack.stop()
+        console.print("[green]stopped[/]")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

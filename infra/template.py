@@ -1,0 +1,186 @@
+"""CloudFormation for Switchboard's data plane, generated from ``infra.resources``, and the patch that joins it
+to the SAM template ``chalice package`` writes.
+
+Chalice knows the functions and the API but not the tables, the bus, the rule or the queues, and it has no
+setting for ``ReportBatchItemFailures``: without that flag Lambda ignores ``batchItemFailures`` and retries
+(and so re-routes) every record of a batch that had one failure. ``patch_sam_template`` therefore
+
+* adds the resources defined in ``infra.resources`` (the same objects ``provision`` creates locally),
+* points the worker's SQS event at the queue resource and turns on partial batch responses,
+* grants the functions' role exactly the table, index and bus actions the code uses,
+* refuses templates that break the pipeline's timing rule (visibility timeout ≥ 6 × worker timeout).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from chalice_app.settings import Settings
+from infra.resources import (
+    ROUTING_TARGET_ID,
+    Queue,
+    Stack,
+    Table,
+    create_table_request,
+    define,
+    queue_policy,
+)
+from workers.limits import WORKER_TIMEOUT_SECONDS
+
+TICKETS_TABLE = "TicketsTable"
+CUSTOMERS_TABLE = "CustomersTable"
+EVENT_BUS = "EventBus"
+TICKET_RECEIVED_RULE = "TicketReceivedRule"
+ROUTING_QUEUE = "RoutingQueue"
+ROUTING_DLQ = "RoutingDeadLetterQueue"
+ROUTING_QUEUE_POLICY = "RoutingQueuePolicy"
+DATA_PLANE_POLICY = "SwitchboardDataPlane"
+
+TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+]
+
+
+class TemplateError(Exception):
+    """The packaged template cannot be deployed safely (the message says what to fix)."""
+
+
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _table(table: Table) -> dict[str, Any]:
+    properties = create_table_request(table)
+    if table.ttl_attribute:
+        properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
+    properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": properties}
+
+
+def _queue(queue: Queue, dead_letter_logical_id: str | None) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "QueueName": queue.name,
+        "VisibilityTimeout": queue.visibility_timeout_s,
+        "MessageRetentionPeriod": queue.retention_s,
+    }
+    if dead_letter_logical_id:
+        properties["RedrivePolicy"] = {
+            "deadLetterTargetArn": _arn(dead_letter_logical_id),
+            "maxReceiveCount": queue.max_receive_count,
+        }
+    return {"Type": "AWS::SQS::Queue", "Properties": properties}
+
+
+def data_plane_resources(stack: Stack) -> dict[str, Any]:
+    """The CloudFormation resources of ``stack``, keyed by logical id."""
+    rule = stack.ticket_received_rule
+    return {
+        TICKETS_TABLE: _table(stack.tickets),
+        CUSTOMERS_TABLE: _table(stack.customers),
+        EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": stack.event_bus}},
+        ROUTING_DLQ: _queue(stack.routing_dlq, None),
+        ROUTING_QUEUE: _queue(stack.routing_queue, ROUTING_DLQ),
+        TICKET_RECEIVED_RULE: {
+            "Type": "AWS::Events::Rule",
+            # The bus by name plus DependsOn rather than {"Ref": EventBus}: same result in AWS, and moto's
+            # CloudFormation (which the parity test deploys this through) cannot resolve that Ref.
+            "DependsOn": [EVENT_BUS],
+            "Properties": {
+                "Name": rule.name,
+                "EventBusName": rule.bus,
+                "EventPattern": copy.deepcopy(dict(rule.event_pattern)),
+                "State": "ENABLED",
+                "Targets": [{"Id": ROUTING_TARGET_ID, "Arn": _arn(ROUTING_QUEUE)}],
+            },
+        },
+        ROUTING_QUEUE_POLICY: {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": ROUTING_QUEUE}],
+                "PolicyDocument": queue_policy(_arn(ROUTING_QUEUE), _arn(TICKET_RECEIVED_RULE)),
+            },
+        },
+    }
+
+
+def data_plane_policy() -> dict[str, Any]:
+    """What the API, the sweep and the worker do to tables and bus, and nothing more."""
+    table_arns: list[Any] = []
+    for logical_id in (TICKETS_TABLE, CUSTOMERS_TABLE):
+        table_arns += [_arn(logical_id), {"Fn::Sub": f"${{{logical_id}.Arn}}/index/*"}]
+    return {
+        "PolicyName": DATA_PLANE_POLICY,
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": TABLE_ACTIONS, "Resource": table_arns},
+                {"Effect": "Allow", "Action": "events:PutEvents", "Resource": _arn(EVENT_BUS)},
+            ],
+        },
+    }
+
+
+def _routing_event(resources: dict[str, Any], queue_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The function wired to the routing queue, and its SQS event properties."""
+    suffix = f":{queue_name}"
+    for resource in resources.values():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            queue = event.get("Properties", {}).get("Queue")
+            if event.get("Type") == "SQS" and isinstance(queue, dict) and queue.get("Fn::Sub", "").endswith(suffix):
+                return resource, event["Properties"]
+    raise TemplateError(f"no SQS event source for queue {queue_name!r}: is workers.routing registered in app.py?")
+
+
+def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A copy of Chalice's SAM template with the data plane added (see the module docstring)."""
+    template = copy.deepcopy(template)
+    stack = define(settings)
+    resources = template["Resources"]
+    clashes = set(resources) & set(data_plane_resources(stack))
+    if clashes:
+        raise TemplateError(f"template already defines {sorted(clashes)}")
+
+    function, event = _routing_event(resources, stack.routing_queue.name)
+    timeout = function["Properties"].get("Timeout")
+    if timeout != WORKER_TIMEOUT_SECONDS:
+        raise TemplateError(
+            f"worker lambda_timeout is {timeout}s but workers.limits.WORKER_TIMEOUT_SECONDS is "
+            f"{WORKER_TIMEOUT_SECONDS}s: set lambda_functions.route_tickets.lambda_timeout in .chalice/config.json"
+        )
+    if stack.routing_queue.visibility_timeout_s < 6 * timeout:
+        raise TemplateError("routing queue visibility timeout is shorter than 6 × the worker timeout")
+    event["Queue"] = _arn(ROUTING_QUEUE)
+    event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+
+    resources.update(data_plane_resources(stack))
+    roles = [r for r in resources.values() if r.get("Type") == "AWS::IAM::Role"]
+    if not roles:
+        raise TemplateError("no IAM role in the template: set autogen_policy or add the data-plane policy by hand")
+    for role in roles:
+        role["Properties"].setdefault("Policies", []).append(data_plane_policy())
+
+    template.setdefault("Outputs", {}).update(
+        {
+            "TicketsTableName": {"Value": {"Ref": TICKETS_TABLE}},
+            "EventBusName": {"Value": {"Ref": EVENT_BUS}},
+            "RoutingQueueUrl": {"Value": {"Ref": ROUTING_QUEUE}},
+            "RoutingDeadLetterQueueUrl": {"Value": {"Ref": ROUTING_DLQ}},
+        }
+    )
+    return template
+
+
+def patch_file(path: str, settings: Settings) -> None:
+    with open(path, encoding="utf-8") as handle:
+        template = json.load(handle)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(patch_sam_template(template, settings), handle, indent=2)
+        handle.write("\n")

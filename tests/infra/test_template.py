@@ -1,0 +1,152 @@
+"""The CloudFormation side: generated from the same definitions as provision(), and patched into Chalice's SAM."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalice_app.settings import Settings
+from infra.package import stage_environment
+from infra.resources import define, provision
+from infra.template import ROUTING_QUEUE, TemplateError, data_plane_resources, patch_sam_template
+from workers.limits import WORKER_TIMEOUT_SECONDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def chalice_like_template(timeout: int = WORKER_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """The parts of ``chalice package`` output the patch touches (shape copied from chalice 1.34)."""
+    queue_arn = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:switchboard-dev-routing"
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {
+            "DefaultRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"Policies": [{"PolicyName": "DefaultRolePolicy"}]},
+            },
+            "APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"Timeout": 15}},
+            "RouteTickets": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Handler": "workers.routing.route_tickets",
+                    "Timeout": timeout,
+                    "Events": {
+                        "RouteTicketsSqsEventSource": {
+                            "Type": "SQS",
+                            "Properties": {
+                                "Queue": {"Fn::Sub": queue_arn},
+                                "BatchSize": 10,
+                                "MaximumBatchingWindowInSeconds": 1,
+                            },
+                        }
+                    },
+                },
+            },
+        },
+    }
+
+
+def test_patch_turns_on_partial_batch_responses_and_wires_the_queue() -> None:
+    patched = patch_sam_template(chalice_like_template(), Settings())
+    event = patched["Resources"]["RouteTickets"]["Properties"]["Events"]["RouteTicketsSqsEventSource"]["Properties"]
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Queue"] == {"Fn::GetAtt": [ROUTING_QUEUE, "Arn"]}
+    assert set(data_plane_resources(define(Settings()))) <= set(patched["Resources"])
+    policies = patched["Resources"]["DefaultRole"]["Properties"]["Policies"]
+    assert [p["PolicyName"] for p in policies] == ["DefaultRolePolicy", "SwitchboardDataPlane"]
+
+
+def test_patch_does_not_modify_its_input() -> None:
+    template = chalice_like_template()
+    original = copy.deepcopy(template)
+    patch_sam_template(template, Settings())
+    assert template == original
+
+
+def test_patch_refuses_a_worker_timeout_that_disagrees_with_the_queue() -> None:
+    with pytest.raises(TemplateError, match="lambda_timeout"):
+        patch_sam_template(chalice_like_template(timeout=900), Settings())
+
+
+def test_patch_refuses_a_template_without_the_worker() -> None:
+    template = chalice_like_template()
+    del template["Resources"]["RouteTickets"]
+    with pytest.raises(TemplateError, match="no SQS event source"):
+        patch_sam_template(template, Settings())
+
+
+def test_tickets_table_template_keeps_ttl_and_data() -> None:
+    table = data_plane_resources(define(Settings()))["TicketsTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def _snapshot(session: boto3.session.Session, settings: Settings) -> dict[str, Any]:
+    """What exists, with account- and region-specific parts removed so two deployments compare equal."""
+    dynamodb, sqs, events = (session.client(s) for s in ("dynamodb", "sqs", "events"))
+    snapshot: dict[str, Any] = {}
+    for name in (settings.tickets_table, settings.customers_table):
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        snapshot[name] = {
+            "keys": table["KeySchema"],
+            "attributes": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+            "indexes": sorted(
+                (i["IndexName"], json.dumps(i["KeySchema"]), i["Projection"]["ProjectionType"])
+                for i in table.get("GlobalSecondaryIndexes", [])
+            ),
+        }
+    for name in (settings.routing_queue, settings.routing_dlq):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
+        snapshot[name] = {
+            "visibility": attributes["VisibilityTimeout"],
+            "retention": attributes["MessageRetentionPeriod"],
+            "dlq": redrive.get("deadLetterTargetArn", "").rsplit(":", 1)[-1],
+            "max_receives": redrive.get("maxReceiveCount"),
+        }
+    [rule] = events.list_rules(EventBusName=settings.event_bus)["Rules"]
+    targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=settings.event_bus)["Targets"]
+    snapshot["rule"] = {
+        "name": rule["Name"],
+        "pattern": json.loads(rule["EventPattern"]),
+        "targets": [(t["Id"], t["Arn"].rsplit(":", 1)[-1]) for t in targets],
+    }
+    return snapshot
+
+
+def test_cloudformation_and_provision_build_the_same_resources(session: boto3.session.Session) -> None:
+    """Deploy the generated CloudFormation (moto's) in one region and provision() in another: no drift."""
+    settings = Settings()
+    provision(settings, session=session)
+    local = _snapshot(session, settings)
+
+    west = boto3.session.Session(region_name="us-west-2")
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": data_plane_resources(define(settings))}
+    del template["Resources"]["RoutingQueuePolicy"]  # moto's CloudFormation has no AWS::SQS::QueuePolicy
+    west.client("cloudformation").create_stack(StackName="switchboard-dev", TemplateBody=json.dumps(template))
+    assert _snapshot(west, settings) == local
+
+
+def test_chalice_config_agrees_with_the_worker_limits_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert config["app_name"] == "switchboard"
+    assert config["lambda_functions"]["route_tickets"]["lambda_timeout"] == WORKER_TIMEOUT_SECONDS
+    for stage in ("dev", "prod"):
+        stage_config = config["stages"][stage]
+        assert "lambda_timeout" not in stage_config, "a stage-wide timeout would override the worker's"
+        assert "lambda_timeout" not in stage_config.get("lambda_functions", {}).get("route_tickets", {})
+
+        for name, value in stage_environment(stage, ROOT).items():
+            monkeypatch.setenv(name, value)
+        configured = Settings.from_env()
+        assert configured.stage == stage
+        assert configured.tickets_table == f"switchboard-{stage}-tickets"
+        for field in ("customers_table", "event_bus", "routing_queue", "routing_dlq"):
+            assert getattr(configured, field).startswith(f"switchboard-{stage}-"), field

@@ -1,0 +1,144 @@
+"""In-memory stand-ins for the worker's router, store and publisher, each able to fail on demand.
+
+They follow the contract of ``chalice_app.store.TicketStore`` and ``chalice_app.events.EventPublisher``: in
+particular ``record_decision`` is conditional on status "received", which is what makes duplicates harmless.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from agent.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from tests.factories import make_decision
+
+_ids = itertools.count(1)
+
+
+def ticket(ticket_id: str | None = None, *, customer_id: str = "CUST-CON-0002", text: str = "No internet") -> Ticket:
+    return Ticket(
+        ticket_id=ticket_id or f"T-{next(_ids):05d}",
+        customer_id=customer_id,
+        subject=text,
+        description=f"{text} since this morning.",
+        created_at=datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
+    )
+
+
+def event_body(t: Ticket, detail_type: str = "TicketReceived") -> str:
+    """The SQS body EventBridge delivers: the whole event envelope."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"evt-{t.ticket_id}",
+            "detail-type": detail_type,
+            "source": "switchboard.tickets",
+            "account": "123456789012",
+            "time": "2026-11-25T15:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {"ticket": t.model_dump(mode="json")},
+        }
+    )
+
+
+def sqs_record(body: str, *, message_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:
+    """One Lambda SQS record with its own messageId (chalice's generated events all share one)."""
+    message_id = message_id or f"msg-{next(_ids):05d}"
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1795620000000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1795620000100",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:switchboard-dev-routing",
+        "awsRegion": "us-east-1",
+    }
+
+
+class FakeRouter:
+    def __init__(self, *, fail_for: set[str] | None = None, review_for: set[str] | None = None) -> None:
+        self.fail_for = fail_for or set()
+        self.review_for = review_for or set()
+        self.calls: list[str] = []
+
+    def route(
+        self, ticket: Ticket, customer: CustomerContext | None = None, service: ServiceStatus | None = None
+    ) -> RoutingDecision:
+        self.calls.append(ticket.ticket_id)
+        if ticket.ticket_id in self.fail_for:
+            raise RuntimeError(f"router crashed on {ticket.ticket_id}")
+        return make_decision(ticket.ticket_id, requires_manual_review=ticket.ticket_id in self.review_for)
+
+
+class FakeStore:
+    """Ticket rows as the API leaves them (status "received"), plus the worker's writes."""
+
+    def __init__(self, tickets: Iterable[Ticket] = (), customers: Iterable[CustomerContext] = ()) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.customers = {c.customer_id: c for c in customers}
+        self.decision_writes: list[str] = []
+        self.lost_races = 0
+        self._lock = threading.Lock()
+        for t in tickets:
+            self.add(t)
+
+    def add(self, t: Ticket) -> None:
+        self.items[t.ticket_id] = {"ticket_id": t.ticket_id, "customer_id": t.customer_id, "status": "received"}
+
+    def get(self, ticket_id: str) -> SimpleNamespace | None:
+        """A snapshot shaped like ``TicketRecord`` (attributes, decision as a dict)."""
+        item = self.items.get(ticket_id)
+        if item is None:
+            return None
+        decision = json.loads(item["decision"]) if "decision" in item else None
+        return SimpleNamespace(
+            status=item["status"], routed_event_sent=item.get("routed_event_sent", False), decision=decision
+        )
+
+    def get_customer(self, customer_id: str) -> CustomerContext | None:
+        return self.customers.get(customer_id)
+
+    def record_decision(self, ticket_id: str, decision: RoutingDecision, status: str) -> bool:
+        with self._lock:
+            item = self.items[ticket_id]
+            if item["status"] != "received":
+                self.lost_races += 1
+                return False
+            item.update(status=status, team=decision.team, decision=decision.model_dump_json(), routed_event_sent=False)
+            self.decision_writes.append(ticket_id)
+            return True
+
+    def mark_routed_event_sent(self, ticket_id: str) -> None:
+        self.items[ticket_id]["routed_event_sent"] = True
+
+    def mark_failed(self, ticket_id: str, reason: str) -> bool:
+        item = self.items[ticket_id]
+        if item["status"] != "received":
+            return False
+        item.update(status="failed", failure_reason=reason)
+        return True
+
+
+class FakePublisher:
+    def __init__(self, *, failures: int = 0) -> None:
+        self.failures = failures
+        self.events: list[tuple[str, str, str]] = []
+
+    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("EventBridge unavailable")
+        self.events.append((ticket_id, decision.team, status))

@@ -1,0 +1,199 @@
+"""The routing worker's guarantees, with faults injected into its router, store and publisher."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import workers.routing as routing
+from agent.types import CustomerContext
+from tests.workers.fakes import FakePublisher, FakeRouter, FakeStore, event_body, sqs_record, ticket
+from workers.limits import MAX_RECEIVE_COUNT
+from workers.routing import Outcome, RoutingWorker, batch_response, parse_ticket
+
+
+def make_worker(store: FakeStore, router: FakeRouter | None = None, publisher: FakePublisher | None = None):
+    return RoutingWorker(router or FakeRouter(), store, publisher or FakePublisher())
+
+
+def test_batch_routes_each_ticket_once_and_reports_no_failures() -> None:
+    tickets = [ticket() for _ in range(5)]
+    store, publisher = FakeStore(tickets), FakePublisher()
+    results = make_worker(store, publisher=publisher).process_batch(sqs_record(event_body(t)) for t in tickets)
+
+    assert batch_response(results) == {"batchItemFailures": []}
+    assert [r.outcome for r in results] == [Outcome.ROUTED] * 5
+    assert sorted(e[0] for e in publisher.events) == sorted(t.ticket_id for t in tickets)
+    assert all(store.items[t.ticket_id]["status"] == "routed" for t in tickets)
+    assert all(store.items[t.ticket_id]["routed_event_sent"] for t in tickets)
+
+
+def test_manual_review_decision_is_stored_as_needs_review() -> None:
+    t = ticket()
+    store, publisher = FakeStore([t]), FakePublisher()
+    [result] = make_worker(store, FakeRouter(review_for={t.ticket_id}), publisher).process_batch(
+        [sqs_record(event_body(t))]
+    )
+    assert result.outcome is Outcome.NEEDS_REVIEW
+    assert store.items[t.ticket_id]["status"] == "needs_review"
+    assert publisher.events == [(t.ticket_id, "Network Operations", "needs_review")]
+
+
+def test_router_crash_fails_only_that_record() -> None:
+    tickets = [ticket() for _ in range(4)]
+    records = [sqs_record(event_body(t)) for t in tickets]
+    store = FakeStore(tickets)
+    results = make_worker(store, FakeRouter(fail_for={tickets[2].ticket_id})).process_batch(records)
+
+    assert batch_response(results) == {"batchItemFailures": [{"itemIdentifier": records[2]["messageId"]}]}
+    assert store.items[tickets[2].ticket_id]["status"] == "received"
+    assert {store.items[t.ticket_id]["status"] for i, t in enumerate(tickets) if i != 2} == {"routed"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json at all",
+        json.dumps({"detail-type": "TicketReceived", "detail": {}}),
+        json.dumps({"detail-type": "SomethingElse", "detail": {"ticket": {"ticket_id": "T-1"}}}),
+        json.dumps({"detail-type": "TicketReceived", "detail": {"ticket": {"ticket_id": "T 1", "customer_id": ""}}}),
+        json.dumps(["a", "list"]),
+    ],
+)
+def test_poison_message_fails_alone(body: str) -> None:
+    good = ticket()
+    poison, healthy = sqs_record(body), sqs_record(event_body(good))
+    store, publisher = FakeStore([good]), FakePublisher()
+    results = make_worker(store, publisher=publisher).process_batch([poison, healthy])
+
+    assert batch_response(results) == {"batchItemFailures": [{"itemIdentifier": poison["messageId"]}]}
+    assert publisher.events == [(good.ticket_id, "Network Operations", "routed")]
+
+
+def test_invalid_ticket_keeps_its_id_for_the_failure_mark() -> None:
+    body = json.dumps({"detail-type": "TicketReceived", "detail": {"ticket": {"ticket_id": "T-9", "customer_id": ""}}})
+    store = FakeStore()
+    store.items["T-9"] = {"ticket_id": "T-9", "status": "received"}
+    [result] = make_worker(store).process_batch([sqs_record(body, receive_count=MAX_RECEIVE_COUNT)])
+    assert result.failed and result.ticket_id == "T-9"
+    assert store.items["T-9"]["status"] == "failed"
+    assert "invalid ticket" in store.items["T-9"]["failure_reason"]
+
+
+def test_duplicate_delivery_in_one_batch_yields_one_decision_and_one_event() -> None:
+    t = ticket()
+    store, publisher, router = FakeStore([t]), FakePublisher(), FakeRouter()
+    results = make_worker(store, router, publisher).process_batch(
+        [sqs_record(event_body(t)), sqs_record(event_body(t))]
+    )
+    assert [r.outcome for r in results] == [Outcome.ROUTED, Outcome.DUPLICATE]
+    assert store.decision_writes == [t.ticket_id]
+    assert len(publisher.events) == 1
+    assert router.calls == [t.ticket_id]
+
+
+def test_losing_the_decision_race_emits_nothing() -> None:
+    """Both deliveries read status "received"; the conditional write lets exactly one of them announce."""
+    t = ticket()
+    store, publisher = FakeStore([t]), FakePublisher()
+    first, second = make_worker(store, publisher=publisher), make_worker(store, publisher=publisher)
+    stale_read = store.get(t.ticket_id)
+    first.process_batch([sqs_record(event_body(t))])
+    store.get = lambda _ticket_id: stale_read  # type: ignore[method-assign]
+
+    [result] = second.process_batch([sqs_record(event_body(t))])
+    assert result.outcome is Outcome.DUPLICATE
+    assert store.lost_races == 1 and len(publisher.events) == 1
+
+
+def test_crash_between_write_and_emit_is_repaired_by_the_redelivery() -> None:
+    t = ticket()
+    store, publisher, router = FakeStore([t]), FakePublisher(failures=1), FakeRouter()
+    worker = make_worker(store, router, publisher)
+
+    [first] = worker.process_batch([sqs_record(event_body(t), message_id="m1")])
+    assert first.failed and store.items[t.ticket_id]["routed_event_sent"] is False
+
+    [second] = worker.process_batch([sqs_record(event_body(t), message_id="m1", receive_count=2)])
+    [third] = worker.process_batch([sqs_record(event_body(t), message_id="m1", receive_count=3)])
+    assert (second.outcome, third.outcome) == (Outcome.EVENT_REPAIRED, Outcome.DUPLICATE)
+    assert publisher.events == [(t.ticket_id, "Network Operations", "routed")]
+    assert router.calls == [t.ticket_id] and store.decision_writes == [t.ticket_id]
+
+
+def test_last_allowed_receive_marks_the_ticket_failed() -> None:
+    t = ticket()
+    store = FakeStore([t])
+    worker = make_worker(store, FakeRouter(fail_for={t.ticket_id}))
+    for receive in range(1, MAX_RECEIVE_COUNT):
+        assert worker.process_batch([sqs_record(event_body(t), receive_count=receive)])[0].failed
+        assert store.items[t.ticket_id]["status"] == "received"
+
+    [last] = worker.process_batch([sqs_record(event_body(t), receive_count=MAX_RECEIVE_COUNT)])
+    assert last.failed
+    assert store.items[t.ticket_id]["status"] == "failed"
+    assert store.items[t.ticket_id]["failure_reason"].startswith("RuntimeError: router crashed")
+
+
+def test_failure_to_mark_failed_still_fails_the_record() -> None:
+    t = ticket()
+    store = FakeStore([t])
+
+    def broken(ticket_id: str, reason: str) -> None:
+        raise ConnectionError("DynamoDB unavailable")
+
+    store.mark_failed = broken  # type: ignore[method-assign]
+    worker = make_worker(store, FakeRouter(fail_for={t.ticket_id}))
+    assert worker.process_batch([sqs_record(event_body(t), receive_count=MAX_RECEIVE_COUNT)])[0].failed
+
+
+def test_ticket_missing_from_store_is_retried() -> None:
+    [result] = make_worker(FakeStore()).process_batch([sqs_record(event_body(ticket()))])
+    assert result.failed
+
+
+def test_customer_context_reaches_the_router() -> None:
+    t = ticket(customer_id="CUST-VIP")
+    vip = CustomerContext(customer_id="CUST-VIP", vip=True)
+    seen: list[CustomerContext | None] = []
+
+    class Spy(FakeRouter):
+        def route(self, ticket, customer=None, service=None):  # type: ignore[no-untyped-def]
+            seen.append(customer)
+            return super().route(ticket, customer, service)
+
+    make_worker(FakeStore([t], [vip]), Spy()).process_batch([sqs_record(event_body(t))])
+    assert seen == [vip]
+
+
+def test_parse_ticket_reads_the_eventbridge_envelope() -> None:
+    t = ticket()
+    assert parse_ticket(event_body(t)) == t
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=10))
+def test_batch_item_failures_are_exactly_the_failed_records(fails: list[bool]) -> None:
+    tickets = [ticket() for _ in fails]
+    records = [sqs_record(event_body(t)) for t in tickets]
+    router = FakeRouter(fail_for={t.ticket_id for t, bad in zip(tickets, fails, strict=True) if bad})
+    response = batch_response(make_worker(FakeStore(tickets), router).process_batch(records))
+    expected = [r["messageId"] for r, bad in zip(records, fails, strict=True) if bad]
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == expected
+
+
+def test_chalice_handler_returns_a_partial_batch_response() -> None:
+    """The decorated handler, called as Lambda calls it, with records that each have their own messageId."""
+    good, bad = ticket(), ticket()
+    store = FakeStore([good, bad])
+    routing.use_worker_factory(lambda: make_worker(store, FakeRouter(fail_for={bad.ticket_id})))
+    try:
+        records = [sqs_record(event_body(good)), sqs_record(event_body(bad))]
+        response = routing.route_tickets({"Records": records}, None)
+    finally:
+        routing.use_worker_factory(routing.build_default_worker)
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert store.items[good.ticket_id]["status"] == "routed"

@@ -1,0 +1,289 @@
+"""The routing worker: SQS batch of TicketReceived events in, one stored decision and one TicketRouted event out.
+
+SQS and EventBridge deliver at least once, and Lambda retries whole batches unless told which records failed,
+so the worker is built around three rules:
+
+* each record succeeds or fails on its own, and only failures are reported (``batchItemFailures``), so one bad
+  ticket never makes nine good ones route twice;
+* the decision write is conditional (``TicketStore.record_decision``): when two deliveries race, one wins and
+  the other emits nothing;
+* ``routed_event_sent`` is set only after TicketRouted was accepted, so a crash between the write and the emit is
+  repaired by the redelivery, which finds the decision stored and only emits.
+
+The logic is the plain class ``RoutingWorker`` with its router, store and publisher injected; the Chalice
+handler only adapts the Lambda event to it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from chalice import Blueprint
+from chalice.app import SQSEvent
+from pydantic import ValidationError
+
+from agent.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from chalice_app.events import EventPublisher
+from chalice_app.records import TicketStatus
+from chalice_app.settings import get_settings
+from chalice_app.store import TicketStore
+from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT
+
+logger = Logger(service="switchboard-worker")
+worker = Blueprint(__name__)
+
+DECIDED = frozenset({TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW})
+FAILURE_REASON_MAX_CHARS = 1_000
+
+
+class TicketRouter(Protocol):
+    def route(
+        self, ticket: Ticket, customer: CustomerContext | None = None, service: ServiceStatus | None = None
+    ) -> RoutingDecision: ...
+
+
+class StoredTicket(Protocol):
+    """The part of ``chalice_app.records.TicketRecord`` the worker reads."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def routed_event_sent(self) -> bool: ...
+
+    @property
+    def decision(self) -> Mapping[str, Any] | None: ...
+
+
+class Store(Protocol):
+    """The part of ``chalice_app.store.TicketStore`` the worker uses."""
+
+    def get(self, ticket_id: str) -> StoredTicket | None: ...
+
+    def get_customer(self, customer_id: str) -> CustomerContext | None: ...
+
+    def record_decision(self, ticket_id: str, decision: RoutingDecision, status: str) -> bool: ...
+
+    def mark_routed_event_sent(self, ticket_id: str) -> None: ...
+
+    def mark_failed(self, ticket_id: str, reason: str) -> bool: ...
+
+
+class Publisher(Protocol):
+    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None: ...
+
+
+class PoisonMessage(Exception):
+    """The message can never be processed (not JSON, not a TicketReceived event, not a valid ticket)."""
+
+    def __init__(self, reason: str, ticket_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.ticket_id = ticket_id
+
+
+class TicketNotStored(Exception):
+    """The event arrived but the ticket's row is not readable yet; retrying is the right answer."""
+
+
+class Outcome(StrEnum):
+    ROUTED = "routed"
+    NEEDS_REVIEW = "needs_review"
+    DUPLICATE = "duplicate"
+    """Another delivery already decided and announced this ticket."""
+    EVENT_REPAIRED = "event_repaired"
+    """The decision was stored by an earlier delivery that died before announcing it; this one announced it."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    message_id: str
+    outcome: Outcome
+    ticket_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is Outcome.FAILED
+
+
+def parse_ticket(body: str) -> Ticket:
+    """The ticket inside an EventBridge envelope (the SQS body is the whole event; moto ignores InputPath)."""
+    try:
+        envelope = json.loads(body)
+        ticket_json = envelope["detail"]["ticket"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise PoisonMessage(f"not a TicketReceived event: {type(error).__name__}: {error}") from error
+    if envelope.get("detail-type") != "TicketReceived":
+        raise PoisonMessage(f"unexpected detail-type {envelope.get('detail-type')!r}")
+    try:
+        return Ticket.model_validate(ticket_json)
+    except ValidationError as error:
+        ticket_id = ticket_json.get("ticket_id") if isinstance(ticket_json, dict) else None
+        raise PoisonMessage(f"invalid ticket: {error}", ticket_id if isinstance(ticket_id, str) else None) from error
+
+
+class RoutingWorker:
+    """Processes one SQS batch; every dependency is injected so that tests can make any of them fail."""
+
+    def __init__(
+        self,
+        router: TicketRouter,
+        store: Store,
+        publisher: Publisher,
+        *,
+        max_receive_count: int = MAX_RECEIVE_COUNT,
+    ) -> None:
+        self.router = router
+        self.store = store
+        self.publisher = publisher
+        self.max_receive_count = max_receive_count
+
+    def process_batch(self, records: Iterable[Mapping[str, Any]]) -> list[RecordResult]:
+        return [self.process_record(record) for record in records]
+
+    def process_record(self, record: Mapping[str, Any]) -> RecordResult:
+        message_id = record["messageId"]
+        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        ticket_id: str | None = None
+        try:
+            ticket = parse_ticket(record["body"])
+            ticket_id = ticket.ticket_id
+            outcome = self._handle(ticket)
+        except Exception as error:
+            if isinstance(error, PoisonMessage):
+                ticket_id = error.ticket_id
+            self._on_failure(message_id, ticket_id, receive_count, error)
+            return RecordResult(message_id, Outcome.FAILED, ticket_id)
+        logger.info(
+            "ticket processed",
+            extra={
+                "ticket_id": ticket_id,
+                "message_id": message_id,
+                "outcome": outcome,
+                "receive_count": receive_count,
+            },
+        )
+        return RecordResult(message_id, outcome, ticket_id)
+
+    def _handle(self, ticket: Ticket) -> Outcome:
+        stored = self.store.get(ticket.ticket_id)
+        if stored is None:
+            raise TicketNotStored(ticket.ticket_id)
+        if stored.status in DECIDED:
+            if stored.routed_event_sent:
+                return Outcome.DUPLICATE
+            decision = RoutingDecision.model_validate(stored.decision)
+            self._announce(ticket.ticket_id, decision, stored.status)
+            return Outcome.EVENT_REPAIRED
+
+        started = time.perf_counter()
+        decision = self.router.route(ticket, self.store.get_customer(ticket.customer_id))
+        status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
+        if not self.store.record_decision(ticket.ticket_id, decision, status):
+            return Outcome.DUPLICATE
+        self._announce(ticket.ticket_id, decision, status)
+        logger.info(
+            "ticket routed",
+            extra={
+                "ticket_id": ticket.ticket_id,
+                "team": decision.team,
+                "confidence": round(decision.confidence, 3),
+                "priority": decision.priority.level,
+                "status": status,
+                "route_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return Outcome(status.value)
+
+    def _announce(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
+        self.publisher.publish_routed(ticket_id, decision, status)
+        self.store.mark_routed_event_sent(ticket_id)
+
+    def _on_failure(self, message_id: str, ticket_id: str | None, receive_count: int, error: Exception) -> None:
+        """Log, and on the last delivery SQS allows, leave the reason on the ticket for the people who look."""
+        reason = f"{type(error).__name__}: {error}"[:FAILURE_REASON_MAX_CHARS]
+        last = receive_count >= self.max_receive_count
+        fields = {"ticket_id": ticket_id, "message_id": message_id, "receive_count": receive_count, "reason": reason}
+        if isinstance(error, PoisonMessage):
+            logger.error("poison message", extra=fields)
+        else:
+            logger.exception("ticket failed", extra=fields)
+        if not (last and ticket_id):
+            return
+        try:
+            if self.store.mark_failed(ticket_id, reason):
+                logger.warning("ticket marked failed; its message goes to the dead-letter queue", extra=fields)
+        except Exception:
+            logger.exception("could not mark ticket failed", extra=fields)
+
+
+def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
+    """Lambda's partial batch response: only the failed records go back to the queue."""
+    return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the worker of this process
+
+
+def build_default_worker() -> RoutingWorker:
+    """The production wiring.
+
+    The router is imported here, not at the top, because ``app.py`` imports this module in the API Lambda as
+    well, and the API must not pay for loading the model at cold start.
+    """
+    from agent.router import Router
+
+    settings = get_settings()
+    return RoutingWorker(Router.load(), TicketStore(settings), EventPublisher(settings))
+
+
+class _WorkerCache(threading.local):
+    """One worker per thread: boto3 resources are not thread-safe and the local poller runs several threads.
+
+    The router itself is cached process-wide by ``Router.load``, so the model is loaded once.
+    """
+
+    generation = -1
+    worker: RoutingWorker | None = None
+
+
+_factory: Callable[[], RoutingWorker] = build_default_worker
+_generation = 0
+_cache = _WorkerCache()
+
+
+def use_worker_factory(factory: Callable[[], RoutingWorker]) -> None:
+    """Replace how the handler builds its worker (tests, benchmarks); every thread rebuilds on next use."""
+    global _factory, _generation
+    _factory = factory
+    _generation += 1
+
+
+def current_worker() -> RoutingWorker:
+    if _cache.generation != _generation or _cache.worker is None:
+        _cache.worker = _factory()
+        _cache.generation = _generation
+    return _cache.worker
+
+
+@worker.on_sqs_message(
+    queue=get_settings().routing_queue,
+    batch_size=BATCH_SIZE,
+    maximum_batching_window_in_seconds=BATCHING_WINDOW_SECONDS,
+    name="route_tickets",
+)
+def route_tickets(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
+    """Lambda entry point (needs ``ReportBatchItemFailures`` on the event source mapping; infra.template adds it)."""
+    logger.append_keys(function_request_id=getattr(event.context, "aws_request_id", None))
+    results = current_worker().process_batch(record.to_dict() for record in event)
+    failed = sum(r.failed for r in results)
+    logger.info("batch processed", extra={"records": len(results), "failed": failed})
+    return batch_response(results)
