@@ -15,3 +15,7 @@ class ModelArtifactError(RouterError):
 
 class DatasetError(RouterError):
     """Training or evaluation data cannot be read: missing file, wrong columns, unknown labels, no rows."""
+
+
+class KnowledgeBaseError(RouterError):
+    """The knowledge-base file is missing, is not JSON, or does not follow the article schema."""

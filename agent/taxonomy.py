@@ -7,13 +7,13 @@ it was trained under, so a different organisation needs a new file and a retrain
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.exceptions import TaxonomyError
+from agent.jsonfile import read_model
 
 DEFAULT_TAXONOMY_PATH = Path(__file__).parent / "taxonomies" / "telecom.json"
 
@@ -126,14 +126,4 @@ class Taxonomy(BaseModel):
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; the telecom default when no path is given."""
-    path = Path(path) if path else DEFAULT_TAXONOMY_PATH
-    try:
-        return Taxonomy.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError as exc:
-        raise TaxonomyError(f"taxonomy file not found: {path}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TaxonomyError(f"taxonomy file {path} is not valid JSON: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise TaxonomyError(f"taxonomy file {path} is invalid at {where}: {first['msg']}") from exc
+    return read_model(Path(path) if path else DEFAULT_TAXONOMY_PATH, Taxonomy, TaxonomyError, "taxonomy")

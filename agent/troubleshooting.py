@@ -12,26 +12,22 @@ that matches nothing is marked ``manual_investigation_required`` with a note say
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.exceptions import RouterError
+from agent.exceptions import KnowledgeBaseError
+from agent.jsonfile import read_model
 from agent.types.troubleshooting import ArticleRef, TroubleshootingPlan, TroubleshootingStep
 
 DEFAULT_KB_PATH = Path(__file__).parent / "data" / "knowledge_base.json"
 
 MAX_RELATED_ARTICLES = 3
 """Matched articles listed in a plan even when their steps did not fit, so the agent can open them."""
-
-
-class KnowledgeBaseError(RouterError):
-    """The knowledge-base file is missing, is not JSON, or does not follow the article schema."""
 
 
 class ArticleStep(BaseModel):
@@ -126,17 +122,7 @@ def _load_cached(path: Path) -> KnowledgeBase:
 
 def read_knowledge_base(path: str | Path) -> KnowledgeBase:
     """Read and validate a knowledge-base file without caching; errors name the file and the bad field."""
-    path = Path(path)
-    try:
-        return KnowledgeBase.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError as exc:
-        raise KnowledgeBaseError(f"knowledge base file not found: {path}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise KnowledgeBaseError(f"knowledge base file {path} is not valid JSON: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise KnowledgeBaseError(f"knowledge base file {path} is invalid at {where}: {first['msg']}") from exc
+    return read_model(Path(path), KnowledgeBase, KnowledgeBaseError, "knowledge base")
 
 
 @lru_cache(maxsize=2048)
