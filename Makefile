@@ -25,4 +25,4 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	SWITCHBOARD_SLOW_TESTS=1 $(BIN)/python -m pytest

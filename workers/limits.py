@@ -16,5 +16,7 @@ MAX_RECEIVE_COUNT: Final = 5
 """Deliveries of one message before SQS moves it to the dead-letter queue."""
 
 BATCH_SIZE: Final = 10
-BATCHING_WINDOW_SECONDS: Final = 1
-"""Lambda waits up to this long to fill a batch: a little latency for far fewer invocations under load."""
+BATCHING_WINDOW_SECONDS: Final = 0
+"""Lambda's wait to fill a batch. 0 (Lambda's default for standard queues): a window adds its full length to the
+receipt-to-decision latency of a lone ticket (p99 1.65 s instead of < 1 s at 10 tickets/s locally), and under load
+batches fill by themselves."""

@@ -12,6 +12,7 @@ from chalice.app import SQSEvent
 
 import app
 from chalice_app.settings import get_settings
+from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS
 from workers.poller import SqsEventSourceMapping, SqsHandler, failed_message_ids, find_sqs_handler, lambda_record
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
@@ -51,7 +52,11 @@ def test_failed_message_ids_follow_lambdas_rules(response: Any, expected: set[st
 
 def test_finds_the_handler_chalice_would_deploy() -> None:
     handler = find_sqs_handler(app.app, get_settings().routing_queue)
-    assert (handler.function_name, handler.batch_size, handler.batching_window_s) == ("route_tickets", 10, 1)
+    assert (handler.function_name, handler.batch_size, handler.batching_window_s) == (
+        "route_tickets",
+        BATCH_SIZE,
+        BATCHING_WINDOW_SECONDS,
+    )
     with pytest.raises(LookupError):
         find_sqs_handler(Chalice("empty"), "nope")
 
@@ -143,7 +148,8 @@ def test_a_message_received_twice_in_one_window_is_in_the_batch_once(sqs: Any) -
     def handler(event: dict[str, Any], context: Any) -> None:
         sizes.append(len(event["Records"]))
 
-    mapping = SqsEventSourceMapping(SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1",
-                                    concurrency=1)
+    mapping = SqsEventSourceMapping(
+        SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1
+    )
     _run_until(mapping, 1)
     assert sizes[0] == 1
