@@ -62,6 +62,17 @@ class TextClassifier:
         self.intercept: np.ndarray = weights["intercept"]
         self.reference: np.ndarray | None = weights.get("reference_embeddings")
         self._offsets = np.cumsum([0, *(len(b.vocabulary) for b in blocks)])
+        cascade = meta.get("cascade")
+        self.fast: tuple[np.ndarray, np.ndarray, float, float] | None = (
+            (
+                weights["coef_fast"],
+                weights["intercept_fast"],
+                float(cascade["temperature"]),
+                float(cascade["threshold"]),
+            )
+            if cascade
+            else None
+        )
         encoder_name = meta["features"].get("encoder")
         self._encoder_dir = str(MODELS_DIR / encoder_name) if encoder_name else None
 
@@ -99,22 +110,49 @@ class TextClassifier:
         return load_encoder(self._encoder_dir) if self._encoder_dir else None
 
     # --------------------------------------------------------------- inference
-    def _sparse_logits(self, text: str) -> np.ndarray:
-        logits = self.intercept.astype(np.float64).copy()
+    def _sparse(self, text: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The text's TF-IDF row per block as (global column indices, values)."""
+        out = []
         for block, offset in zip(self.blocks, self._offsets, strict=False):
             columns, values = block.transform_one(text)
+            out.append((offset + columns, values))
+        return out
+
+    @staticmethod
+    def _linear(sparse: list[tuple[np.ndarray, np.ndarray]], coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        logits = intercept.astype(np.float64).copy()
+        for columns, values in sparse:
             if columns.size:
-                logits += self.coef[:, offset + columns] @ values
+                logits += coef[:, columns] @ values
         return logits
 
-    def logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw class scores for normalised texts, and their sentence embeddings when the model uses them."""
-        out = np.stack([self._sparse_logits(t) for t in texts]) if texts else np.zeros((0, len(self.labels)))
+    def logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray | None]:
+        """Calibrated probabilities for normalised texts, via the cascade.
+
+        The TF-IDF-only head (cheap) decides every text whose calibrated confidence reaches the
+        threshold chosen at training time (where it was as accurate as the full model on out-of-fold
+        data); the rest go through the sentence encoder and the full model. Returns the probabilities,
+        the fast-path mask, the indices that used the encoder, and their embeddings.
+        """
+        n = len(texts)
+        sparse = [self._sparse(t) for t in texts]
+        probabilities = np.zeros((n, len(self.labels)))
+        fast = np.zeros(n, dtype=bool)
+        if self.fast is not None:
+            coef, intercept, temperature, threshold = self.fast
+            fast_p = softmax(np.stack([self._linear(x, coef, intercept) for x in sparse]), temperature) if n else None
+            if fast_p is not None:
+                fast = fast_p.max(axis=1) >= threshold
+                probabilities[fast] = fast_p[fast]
+        slow = [i for i in range(n) if not fast[i]]
         embeddings = None
-        if self.encoder is not None and texts:
-            embeddings = self.encoder.encode(texts)
-            out += embeddings @ self.coef[:, self._offsets[-1] :].T
-        return out, embeddings
+        if slow:
+            full = np.stack([self._linear(sparse[i], self.coef, self.intercept) for i in slow])
+            if self.encoder is not None:
+                embeddings = self.encoder.encode([texts[i] for i in slow])
+                full += embeddings @ self.coef[:, self._offsets[-1] :].T
+            probabilities[slow] = softmax(full, self.temperature)
+        return probabilities, fast, slow, embeddings
 
     def scope(self, text: str, embedding: np.ndarray | None) -> ScopeCheck:
         """Refuse a confident guess on text with nothing routable in it."""
@@ -133,13 +171,13 @@ class TextClassifier:
     def classify(self, texts: list[str]) -> list[Classification]:
         """One calibrated classification per text, probabilities keyed by category."""
         normalised = [normalize(t) for t in texts]
-        logits, embeddings = self.logits(normalised)
-        probabilities = softmax(logits, self.temperature)
+        probabilities, _, slow, embeddings = self.logits(normalised)
+        embedding_of = {i: embeddings[k] for k, i in enumerate(slow)} if embeddings is not None else {}
         categories = [self.taxonomy.category_of[label] for label in self.labels]
         threshold = self.taxonomy.thresholds.multi_issue
         results = []
         for i, text in enumerate(normalised):
-            scope = self.scope(text, None if embeddings is None else embeddings[i])
+            scope = self.scope(text, embedding_of.get(i))
             probs = {c: float(p) for c, p in zip(categories, probabilities[i], strict=True)}
             above = [c for c, p in sorted(probs.items(), key=lambda kv: -kv[1]) if p >= threshold]
             results.append(

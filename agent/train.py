@@ -35,6 +35,8 @@ from agent.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
 from agent.text import normalize
 
 SEED = 13
+RECIPE = "tfidf+minilm-lr-balanced+fast-head-cascade"
+"""Names the training recipe; part of the model version, so a new recipe never reuses an old version string."""
 WORD = {"name": "word", "analyzer": "word", "ngram_range": [1, 2], "max_features": 60_000}
 CHAR = {"name": "char", "analyzer": "char_wb", "ngram_range": [2, 5], "max_features": 150_000}
 
@@ -97,30 +99,62 @@ def _logistic(c: float):
     return LogisticRegression(C=c, max_iter=5000, tol=1e-5, class_weight="balanced")
 
 
+def _scores(model, features, n_rows: int, n_labels: int) -> np.ndarray:
+    """Decision scores with one column per label (absent labels of a fold score -1e9)."""
+    raw = model.decision_function(features).reshape(n_rows, -1)
+    if raw.shape[1] == 1:  # two labels: scikit-learn returns the second label's margin only
+        raw = np.hstack([-raw, raw]) / 2
+    scores = np.full((n_rows, n_labels), -1e9)
+    scores[:, model.classes_] = raw
+    return scores
+
+
 def _out_of_fold_logits(texts, targets, embeddings, folds, c, progress):
+    """Scores of every training row from models that did not see it: (full model, TF-IDF-only head or None)."""
     from sklearn.model_selection import StratifiedKFold
 
     n_labels = int(targets.max()) + 1
-    logits = np.zeros((len(texts), n_labels))
+    full = np.zeros((len(texts), n_labels))
+    fast = np.zeros((len(texts), n_labels)) if embeddings is not None else None
     smallest = int(np.bincount(targets).min())
     folds = max(2, min(folds, smallest)) if smallest >= 2 else 0
     if not folds:
-        return None
+        return None, None
     task = progress.add_task("calibration folds", total=folds)
     for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(texts, targets):
         fold_texts = [texts[i] for i in train_idx]
+        held = [texts[i] for i in test_idx]
         vectorizers = _fit_vectorizers(fold_texts)
         emb = None if embeddings is None else embeddings[train_idx]
-        model = _logistic(c).fit(_features(fold_texts, vectorizers, emb), targets[train_idx])
-        held = [texts[i] for i in test_idx]
         emb_held = None if embeddings is None else embeddings[test_idx]
-        scores = np.full((len(test_idx), n_labels), -1e9)
-        scores[:, model.classes_] = model.decision_function(_features(held, vectorizers, emb_held)).reshape(
-            len(test_idx), -1
-        )
-        logits[test_idx] = scores
+        model = _logistic(c).fit(_features(fold_texts, vectorizers, emb), targets[train_idx])
+        full[test_idx] = _scores(model, _features(held, vectorizers, emb_held), len(test_idx), n_labels)
+        if fast is not None:
+            head = _logistic(c).fit(_features(fold_texts, vectorizers, None), targets[train_idx])
+            fast[test_idx] = _scores(head, _features(held, vectorizers, None), len(test_idx), n_labels)
         progress.advance(task)
-    return logits
+    return full, fast
+
+
+def _cascade_threshold(fast_probs: np.ndarray, full_probs: np.ndarray, targets: np.ndarray) -> float | None:
+    """Lowest confidence of the TF-IDF-only head at which it is, out of fold, at least as accurate as the full
+    model on the same tickets (and covers some); None when no such level exists (no cascade)."""
+    fast_conf = fast_probs.max(axis=1)
+    fast_hit = fast_probs.argmax(axis=1) == targets
+    full_hit = full_probs.argmax(axis=1) == targets
+    for threshold in np.arange(0.80, 0.995, 0.01):
+        chosen = fast_conf >= threshold
+        if chosen.sum() >= 20 and fast_hit[chosen].mean() >= full_hit[chosen].mean():
+            return float(round(threshold, 2))
+    return None
+
+
+def _weights(model, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coef, intercept) with one row per label; scikit-learn keeps a single row for two labels."""
+    if n_labels > 2:
+        return model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    coef = np.vstack([-model.coef_, model.coef_]).astype(np.float32) / 2
+    return coef, np.array([-model.intercept_[0], model.intercept_[0]], dtype=np.float32) / 2
 
 
 def train(
@@ -175,10 +209,12 @@ def train(
                 parts.append(encoder.encode(texts[start : start + 256]))
                 progress.advance(task, len(parts[-1]))
             embeddings = np.vstack(parts)
-        oof = _out_of_fold_logits(texts, targets, embeddings, folds, c, progress)
-        fit_task = progress.add_task("final fit", total=1)
+        oof, oof_fast = _out_of_fold_logits(texts, targets, embeddings, folds, c, progress)
+        fit_task = progress.add_task("final fit", total=2)
         vectorizers = _fit_vectorizers(texts)
         model = _logistic(c).fit(_features(texts, vectorizers, embeddings), targets)
+        progress.advance(fit_task)
+        head = _logistic(c).fit(_features(texts, vectorizers, None), targets) if oof_fast is not None else None
         progress.advance(fit_task)
 
     temperature, oof_report = 1.0, {}
@@ -191,28 +227,33 @@ def train(
             "ece_uncalibrated": expected_calibration_error(softmax(oof).max(axis=1), predicted == targets),
             "ece": expected_calibration_error(probs.max(axis=1), predicted == targets),
         }
+    cascade = None
+    if oof is not None and oof_fast is not None and head is not None:
+        fast_temperature = fit_temperature(oof_fast, targets)
+        fast_probs = softmax(oof_fast, fast_temperature)
+        threshold = _cascade_threshold(fast_probs, softmax(oof, temperature), targets)
+        if threshold is not None:
+            cascade = {
+                "temperature": fast_temperature,
+                "threshold": threshold,
+                "out_of_fold_fast_share": float((fast_probs.max(axis=1) >= threshold).mean()),
+            }
+            oof_report["fast_path_share"] = cascade["out_of_fold_fast_share"]
     min_similarity = _min_similarity(embeddings)
     out.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\t{text}\n".encode())
-    digest.update(json.dumps([WORD, CHAR, use_encoder, c, folds, SEED]).encode())
+    digest.update(json.dumps([WORD, CHAR, use_encoder, c, folds, SEED, RECIPE]).encode())
     version = f"{taxonomy.name}-{digest.hexdigest()[:10]}"
     vocab = {
         spec["name"]: {k: int(v) for k, v in vec.vocabulary_.items()}
         for spec, vec in zip((WORD, CHAR), vectorizers, strict=True)
     }
-    coef = (
-        model.coef_.astype(np.float32)
-        if len(present) > 2
-        else np.vstack([-model.coef_, model.coef_]).astype(np.float32) / 2
-    )
-    intercept = (
-        model.intercept_.astype(np.float32)
-        if len(present) > 2
-        else np.array([-model.intercept_[0], model.intercept_[0]], dtype=np.float32) / 2
-    )
+    coef, intercept = _weights(model, len(present))
     arrays = {"coef": coef, "intercept": intercept}
+    if cascade:
+        arrays["coef_fast"], arrays["intercept_fast"] = _weights(head, len(present))
     for spec, vec in zip((WORD, CHAR), vectorizers, strict=True):
         arrays[f"idf_{spec['name']}"] = vec.idf_.astype(np.float32)
     if embeddings is not None:
@@ -228,6 +269,7 @@ def train(
         "taxonomy": taxonomy.model_dump(mode="json"),
         "features": {"tfidf": [WORD, CHAR], "encoder": DEFAULT_ENCODER_DIR.name if use_encoder else None},
         "calibration": {"method": "temperature", "temperature": temperature, "folds": folds},
+        "cascade": cascade,
         "scope": {"min_similarity": min_similarity},
         "training": {
             "data": data.source,

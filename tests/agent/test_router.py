@@ -147,3 +147,18 @@ def test_keyword_baseline_router():
     decision = Router.load("keyword").route(_ticket("refund the charge on my bill"))
     assert decision.team == "Billing Support"
     assert decision.model_version == "keyword-baseline"
+
+
+def test_cascade_skips_the_encoder_for_tickets_the_fast_head_is_sure_of(shipped, monkeypatch):
+    classifier = shipped.classifier
+    assert classifier.fast is not None, "the shipped model carries a fast TF-IDF head"
+    encoder = classifier.encoder
+    calls = []
+    original = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts: calls.append(len(texts)) or original(texts))
+    clear = "I was billed twice this month, refund the duplicate charge and the late fee on my bill."
+    vague = "hello, I have a question about something with my stuff, please call me back"
+    shipped.route(_ticket(clear))
+    assert calls == []
+    shipped.route(_ticket(vague))
+    assert calls == [1]

@@ -161,3 +161,17 @@ def test_dataset_error_for_directory(tmp_path):
     (tmp_path / "d.csv").mkdir()
     with pytest.raises(DatasetError, match="directory"):
         load_labelled(tmp_path / "d.csv")
+
+
+def test_cascade_threshold_is_where_the_fast_head_is_as_accurate_as_the_full_model():
+    import numpy as np
+
+    from agent.train import _cascade_threshold
+
+    targets = np.zeros(100, dtype=int)
+    full = np.tile([0.9, 0.1], (100, 1))  # the full model is always right
+    fast = np.tile([0.85, 0.15], (100, 1))
+    fast[:30] = [0.05, 0.95]  # the head is wrong, and surest, on 30 tickets ...
+    assert _cascade_threshold(fast, full, targets) is None  # ... so it never matches the full model: no cascade
+    fast[:30] = [0.45, 0.55]  # now its mistakes are unsure ones: its confident answers can be taken
+    assert _cascade_threshold(fast, full, targets) == 0.80
