@@ -7,7 +7,6 @@ evaluates the keyword baseline. Bad input exits non-zero with a one-line error o
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -15,6 +14,7 @@ import time
 import numpy as np
 
 from agent.classifier import Classifier, load_classifier
+from agent.cli import OneLineArgumentParser
 from agent.exceptions import RouterError
 from agent.metrics import confusion, expected_calibration_error, macro_f1, per_label
 
@@ -54,7 +54,7 @@ def evaluate_classifier(classifier: Classifier, texts: list[str], truth: list[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.evaluate", description="Evaluate a routing model.")
+    parser = OneLineArgumentParser(prog="python -m agent.evaluate", description="Evaluate a routing model.")
     parser.add_argument("--data", required=True, help="labelled tickets, .csv or .jsonl")
     parser.add_argument("--model", help="model directory, or 'keyword' for the baseline (default: shipped model)")
     parser.add_argument("--text-column", default="text")

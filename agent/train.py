@@ -15,7 +15,6 @@ Reproduce the shipped telecom model (``agent/models/telecom``)::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -27,6 +26,7 @@ import numpy as np
 
 from agent.calibration import fit_temperature
 from agent.classifier import FORMAT, FORMAT_VERSION, TextClassifier, softmax
+from agent.cli import OneLineArgumentParser
 from agent.datasets import LabelledTexts, load_labelled
 from agent.encoder import DEFAULT_ENCODER_DIR, SentenceEncoder
 from agent.exceptions import RouterError
@@ -315,7 +315,7 @@ def _holdout_report(out: Path, data: LabelledTexts, holdout_idx: np.ndarray, to_
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.train", description="Train a Switchboard routing model.")
+    parser = OneLineArgumentParser(prog="python -m agent.train", description="Train a Switchboard routing model.")
     parser.add_argument("--data", required=True, help="labelled tickets, .csv or .jsonl")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="team")

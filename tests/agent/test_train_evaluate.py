@@ -136,6 +136,21 @@ def test_evaluate_cli_errors_are_one_line_without_traceback(tmp_path, content, n
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("agent.evaluate", ["--json"]),
+        ("agent.evaluate", ["--data", "x.csv", "--bogus"]),
+        ("agent.train", ["--data", "x"]),
+    ],
+)
+def test_usage_errors_are_one_line(module, args):
+    run = _cli(module, *args)
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith("error: ")
+
+
 def test_train_cli_errors_are_one_line(tmp_path):
     (tmp_path / "one.csv").write_text("text,team\nonly one label,Billing Support\nagain,Billing Support\n")
     run = _cli("agent.train", "--data", str(tmp_path / "one.csv"), "--out", str(tmp_path / "m"), "--no-encoder")
