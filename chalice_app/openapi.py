@@ -49,7 +49,7 @@ support team. `POST /tickets` answers 202 once the ticket is stored and queued f
 
 Every operation requires an API key in the `{API_KEY_HEADER}` header, except `GET /health` and
 `GET /openapi.json` (this document). Errors share one body: `{{"error", "message", "details"}}`.
-Paths that are not listed here are answered by API Gateway itself, not by this API."""
+Paths that are not listed here are answered by API Gateway itself with 404 and the same error body."""
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:

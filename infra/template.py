@@ -61,8 +61,12 @@ def _table(table: Table) -> dict[str, Any]:
     if table.ttl_attribute:
         properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
     properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": properties}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
 
 
 def _queue(queue: Queue, dead_letter_logical_id: str | None) -> dict[str, Any]:
@@ -139,6 +143,16 @@ def _routing_event(resources: dict[str, Any], queue_name: str) -> tuple[dict[str
     raise TemplateError(f"no SQS event source for queue {queue_name!r}: is workers.routing registered in app.py?")
 
 
+GATEWAY_RESPONSES: dict[str, Any] = {
+    # API Gateway answers a path no route matches with 403 "Missing Authentication Token" before the app runs;
+    # clients (and the OpenAPI fuzzer) expect the app's JSON error format and a 404.
+    "MISSING_AUTHENTICATION_TOKEN": {
+        "StatusCode": 404,
+        "ResponseTemplates": {"application/json": '{"error": "not_found", "message": "No such route.", "details": []}'},
+    },
+}
+
+
 def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A copy of Chalice's SAM template with the data plane added (see the module docstring)."""
     template = copy.deepcopy(template)
@@ -159,6 +173,9 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
         raise TemplateError("routing queue visibility timeout is shorter than 6 × the worker timeout")
     event["Queue"] = _arn(ROUTING_QUEUE)
     event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+
+    for api in (r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"):
+        api["Properties"].setdefault("GatewayResponses", {}).update(GATEWAY_RESPONSES)
 
     resources.update(data_plane_resources(stack))
     roles = [r for r in resources.values() if r.get("Type") == "AWS::IAM::Role"]

@@ -31,6 +31,7 @@ def chalice_like_template(timeout: int = WORKER_TIMEOUT_SECONDS) -> dict[str, An
                 "Properties": {"Policies": [{"PolicyName": "DefaultRolePolicy"}]},
             },
             "APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"Timeout": 15}},
+            "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "api"}},
             "RouteTickets": {
                 "Type": "AWS::Serverless::Function",
                 "Properties": {
@@ -60,6 +61,9 @@ def test_patch_turns_on_partial_batch_responses_and_wires_the_queue() -> None:
     assert set(data_plane_resources(define(Settings()))) <= set(patched["Resources"])
     policies = patched["Resources"]["DefaultRole"]["Properties"]["Policies"]
     assert [p["PolicyName"] for p in policies] == ["DefaultRolePolicy", "SwitchboardDataPlane"]
+    unknown_route = patched["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown_route["StatusCode"] == 404
+    assert json.loads(unknown_route["ResponseTemplates"]["application/json"])["error"] == "not_found"
 
 
 def test_patch_does_not_modify_its_input() -> None:
