@@ -30,7 +30,6 @@ class Settings:
     ticket_ttl_days: int = 90
     max_body_bytes: int = 64 * 1024
     stuck_after_seconds: int = 120
-    model_dir: str = ""
     retry_after_seconds: int = 5  # Retry-After of the API's 503 answers
     max_publish_attempts: int = 5  # accepted TicketReceived events before the sweep gives a ticket up as failed
     sweep_batch_size: int = 100  # stuck tickets one sweep run handles, which bounds its Lambda time
@@ -52,7 +51,6 @@ class Settings:
             ticket_ttl_days=int(env.get("TICKET_TTL_DAYS", "90")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024))),
             stuck_after_seconds=int(env.get("STUCK_AFTER_SECONDS", "120")),
-            model_dir=env.get("SWITCHBOARD_MODEL_DIR", ""),
             retry_after_seconds=int(env.get("RETRY_AFTER_SECONDS", "5")),
             max_publish_attempts=int(env.get("MAX_PUBLISH_ATTEMPTS", "5")),
             sweep_batch_size=int(env.get("SWEEP_BATCH_SIZE", "100")),
