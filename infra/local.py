@@ -1,6 +1,6 @@
 """``python -m infra.local``: the whole of Switchboard on one machine, talking to an embedded moto.
 
-One process tree: a moto server on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge and SQS; every
+One process tree: a moto server process on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge and SQS; every
 resource is created from ``infra.resources``; the Chalice app serves the REST API through Chalice's local
 server; a fleet of pollers (``workers.poller``) plays Lambda's SQS event source mapping and invokes the real
 worker handler; a thread runs the stuck-ticket sweep the way the scheduled Lambda would. Ctrl-C or SIGTERM
@@ -19,6 +19,9 @@ import json
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +34,6 @@ from typing import Any
 import httpx
 from chalice.config import Config
 from chalice.local import LocalDevServer, create_local_server
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -107,6 +109,47 @@ class _Sweeper(threading.Thread):
         self.join(timeout=10)
 
 
+MOTO_START_TIMEOUT_S = 30.0
+
+
+def _start_moto(running: ExitStack) -> str:
+    """A moto server in its own interpreter, stopped with the stack; returns its endpoint.
+
+    Its own process, not a thread: moto is the busiest part of the local stack (every ticket costs it about ten
+    calls), and in-process it would share one interpreter lock with the API and the pollers.
+    """
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    running.callback(_terminate, process)
+    endpoint = f"http://{LOOPBACK}:{port}"
+    deadline = time.monotonic() + MOTO_START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited at start with status {process.returncode}")
+        try:
+            httpx.get(f"{endpoint}/moto-api/", timeout=1.0)
+            return endpoint
+        except httpx.HTTPError as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"moto server did not answer on {endpoint} in {MOTO_START_TIMEOUT_S:.0f} s") from exc
+            time.sleep(0.1)
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class LocalStack:
     """Moto, resources, API server, pollers and sweep, started and stopped as one."""
 
@@ -133,11 +176,7 @@ class LocalStack:
         return self
 
     def _start(self, running: ExitStack) -> None:
-        moto = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        moto.start()
-        running.callback(_quietly, moto.stop)
-        host, port = moto.get_host_and_port()
-        self.moto_endpoint = f"http://{host}:{port}"
+        self.moto_endpoint = _start_moto(running)
 
         running.enter_context(
             _environment(
