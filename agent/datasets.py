@@ -8,6 +8,7 @@ Every problem becomes a ``DatasetError`` with one line a person can act on.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -26,31 +27,43 @@ class LabelledTexts:
     source: str
 
 
+def _read_text(path: Path) -> str:
+    """UTF-8 (with or without BOM); spreadsheet exports in Windows-1252/Latin-1 are read too rather than refused."""
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise DatasetError(f"{path} is a binary file, not CSV or JSON Lines text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _json_lines(path: Path, text: str) -> list[dict[str, object]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: line {number} is not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}: line {number} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
 def _rows(path: Path) -> list[dict[str, object]]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                return list(csv.DictReader(handle))
+            return list(csv.DictReader(io.StringIO(_read_text(path), newline="")))
         if suffix in {".jsonl", ".ndjson"}:
-            rows = []
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        try:
-                            row = json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            raise DatasetError(f"{path}: line {number} is not valid JSON ({exc.msg})") from exc
-                        if not isinstance(row, dict):
-                            raise DatasetError(f"{path}: line {number} is not a JSON object")
-                        rows.append(row)
-            return rows
+            return _json_lines(path, _read_text(path))
     except FileNotFoundError as exc:
         raise DatasetError(f"data file not found: {path}") from exc
     except IsADirectoryError as exc:
         raise DatasetError(f"data path is a directory, not a file: {path}") from exc
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path} is not UTF-8 text") from exc
     except csv.Error as exc:
         raise DatasetError(f"{path} is not a readable CSV file: {exc}") from exc
     raise DatasetError(f"unsupported data file type {suffix or '(none)'!r}: use .csv or .jsonl")

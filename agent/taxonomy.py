@@ -111,11 +111,15 @@ class Taxonomy(BaseModel):
         raise TaxonomyError(f"team {team!r} is not in taxonomy {self.name!r}")
 
     def resolve_label(self, label: str) -> str:
-        """Accept a team or a category name (labelled data uses either) and return the team."""
+        """Accept a team or a category name (labelled data uses either), in any case and spacing; return the team."""
         if label in self.category_of:
             return label
         if label in self.team_of:
             return self.team_of[label]
+        folded = " ".join(label.split()).casefold()
+        for team, category in self.category_of.items():
+            if folded in (team.casefold(), category.casefold()):
+                return team
         raise TaxonomyError(f"label {label!r} is neither a team nor a category of taxonomy {self.name!r}")
 
     @classmethod

@@ -19,6 +19,8 @@ def test_labels_resolve_by_team_or_category():
     taxonomy = load_taxonomy()
     assert taxonomy.resolve_label("Network Outage") == "Network Operations"
     assert taxonomy.resolve_label("Network Operations") == "Network Operations"
+    assert taxonomy.resolve_label(" billing  SUPPORT ") == "Billing Support"
+    assert taxonomy.resolve_label("account access") == "Account Management"
     with pytest.raises(TaxonomyError, match="neither a team nor a category"):
         taxonomy.resolve_label("Sales")
 

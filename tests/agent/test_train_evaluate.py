@@ -172,6 +172,16 @@ def test_corrupt_or_foreign_artifact_is_refused(tmp_path, tiny_model):
         TextClassifier.load(tmp_path)
 
 
+def test_windows_1252_exports_and_bom_are_read(tmp_path):
+    (tmp_path / "cp.csv").write_bytes("text,team\nCaf\u00e9 bill wrong,Billing Support\n".encode("cp1252"))
+    (tmp_path / "bom.csv").write_bytes("text,team\nrouter broken,Technical Support\n".encode("utf-8-sig"))
+    assert load_labelled(tmp_path / "cp.csv").texts == ["Caf\u00e9 bill wrong"]
+    assert load_labelled(tmp_path / "bom.csv").labels == ["Technical Support"]
+    (tmp_path / "bin.csv").write_bytes(b"\x00\x01\x02")
+    with pytest.raises(DatasetError, match="binary"):
+        load_labelled(tmp_path / "bin.csv")
+
+
 def test_dataset_error_for_directory(tmp_path):
     (tmp_path / "d.csv").mkdir()
     with pytest.raises(DatasetError, match="directory"):
