@@ -60,7 +60,8 @@ class TextClassifier:
         self.min_similarity: float = float(meta["scope"]["min_similarity"])
         self.coef: np.ndarray = weights["coef"]
         self.intercept: np.ndarray = weights["intercept"]
-        self.reference: np.ndarray | None = weights.get("reference_embeddings")
+        stored = weights.get("reference_embeddings")  # float16 on disk (half the size), float32 to compute with
+        self.reference: np.ndarray | None = None if stored is None else stored.astype(np.float32)
         self._offsets = np.cumsum([0, *(len(b.vocabulary) for b in blocks)])
         cascade = meta.get("cascade")
         self.fast: tuple[np.ndarray, np.ndarray, float, float] | None = (
@@ -163,7 +164,7 @@ class TextClassifier:
         if word_block.known_ratio(text) < thresholds.min_known_token_ratio:
             return ScopeCheck(True, "most words are unknown to the model (gibberish or another language)")
         if embedding is not None and self.reference is not None and self.reference.size:
-            nearest = float((self.reference.astype(np.float32) @ embedding).max())
+            nearest = float((self.reference @ embedding).max())
             if nearest < self.min_similarity:
                 return ScopeCheck(True, f"unlike any ticket the model was trained on (similarity {nearest:.2f})")
         return ScopeCheck(False)
