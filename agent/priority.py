@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from agent.exceptions import TaxonomyError
 from agent.taxonomy import Taxonomy
+from agent.text import ascii_punctuation
 from agent.types.customer import AccountType, CustomerContext
 from agent.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
 from agent.types.service import ServiceHealth, ServiceStatus
@@ -281,12 +282,9 @@ def _severity(text: str, team: str, taxonomy: Taxonomy) -> _Severity:
     return _Severity(baseline, baseline >= critical_value, False, tuple(reasons))
 
 
-_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u2010": "-", "\u2011": "-", "\u2013": "-"})
-
-
 def _normalise(text: str) -> str:
     """One line, ASCII apostrophes and hyphens: signals must not miss "can’t call 911" split over two lines."""
-    return " ".join(text.translate(_TYPOGRAPHIC).split())
+    return " ".join(ascii_punctuation(text).split())
 
 
 def _level_for(score: float, levels: Mapping[str, float]) -> PriorityLevel:

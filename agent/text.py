@@ -22,6 +22,8 @@ _WHITESPACE = re.compile(r"\s\s+")
 # Control and zero-width characters carry no meaning and break tokenisation; NUL bytes break logs.
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u2028\u2029\u2060\ufeff]")
 MAX_CHARS = 20_000
+# Curly apostrophes and Unicode hyphens (pasted from phones and word processors) as their ASCII forms.
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
 
 
 def normalize(text: str) -> str:
@@ -29,6 +31,11 @@ def normalize(text: str) -> str:
     capped length (the first 20,000 characters decide routing; the rest only costs time)."""
     text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
     return _INVISIBLE.sub(" ", text)[:MAX_CHARS]
+
+
+def ascii_punctuation(text: str) -> str:
+    """``can’t`` → ``can't``, ``Wi‑Fi`` → ``Wi-Fi``: so keyword and phrase rules written in ASCII still match."""
+    return text.translate(_TYPOGRAPHIC)
 
 
 def word_ngrams(text: str, n_max: int = 2) -> list[str]:

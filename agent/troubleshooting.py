@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agent.exceptions import KnowledgeBaseError
 from agent.jsonfile import read_model
+from agent.text import ascii_punctuation
 from agent.types.troubleshooting import ArticleRef, TroubleshootingPlan, TroubleshootingStep
 
 DEFAULT_KB_PATH = Path(__file__).parent / "data" / "knowledge_base.json"
@@ -135,13 +136,10 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}{ending}(?!\w)", re.IGNORECASE)
 
 
-_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
-
-
 def _normalise(text: str) -> str:
     """Typographic apostrophes and hyphens become ASCII ones, so "can’t" and "Wi‑Fi" (pasted from phones and
     word processors) match the keywords "can't" and "wi-fi"."""
-    return text.translate(_TYPOGRAPHIC)
+    return ascii_punctuation(text)
 
 
 @dataclass(frozen=True)
