@@ -34,7 +34,9 @@ class SentenceEncoder:
             self.config = json.loads((directory / "encoder.json").read_text())
             self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = threads or int(os.environ.get("SWITCHBOARD_ENCODER_THREADS", "1"))
+            if threads is None:
+                threads = int(os.environ.get("SWITCHBOARD_ENCODER_THREADS", "1"))
+            options.intra_op_num_threads = threads  # 0: onnxruntime uses every core (training)
             options.inter_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(
                 str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
@@ -55,33 +57,28 @@ class SentenceEncoder:
         chunks = [ids[i : i + width] for i in range(0, len(ids), width)][:MAX_WINDOWS] or [[]]
         return [[self._cls, *chunk, self._sep] for chunk in chunks]
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed each text; returns an array of shape (len(texts), dim), rows of unit length."""
-        windows: list[list[int]] = []
-        owner: list[int] = []
+    def _embed_window(self, window: list[int]) -> np.ndarray:
+        """Mean-pooled, L2-normalised embedding of one window.
+
+        Windows run one at a time, unpadded. On CPU that is faster than padded batches (no work on
+        padding: 5.0 s instead of 7.1 s for 150 real complaints on one core), and it makes a text's
+        embedding independent of the texts it is encoded with: dynamic int8 quantisation scales
+        activations per run, so a batch used to shift every member's scores in the third decimal.
+        """
+        ids = np.asarray([window], dtype=np.int64)
+        mask = np.ones_like(ids)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        pooled = hidden[0].mean(axis=0)
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed each text (mean of its windows); returns an array of shape (len(texts), dim), rows of unit length."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for index, text in enumerate(texts):
             for window in self._windows(text):
-                windows.append(window)
-                owner.append(index)
-        # Sorting windows by length keeps padding (wasted compute) small inside each batch.
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        pooled = np.zeros((len(windows), self.dim), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            width = max(len(windows[i]) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, : len(windows[i])] = windows[i]
-                mask[row, : len(windows[i])] = 1
-            hidden = self._session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )[0]
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            pooled[batch] = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        np.add.at(out, np.asarray(owner, dtype=np.int64), pooled)
+                out[index] += self._embed_window(window)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
