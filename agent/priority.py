@@ -3,7 +3,7 @@
 Two layers, because each alone fails someone:
 
 1. A weighted score of four factors in [0, 1] (customer value, issue severity, ticket age, SLA/outage), with the
-   weights and the level cut-offs taken from the taxonomy file. The score ranks the queue smoothly.
+   weights, the factor tables and the level cut-offs taken from the taxonomy file. The score ranks the queue smoothly.
 2. Hard rules on top, each written into ``reasons``: a VIP or enterprise customer is never routine, a complete
    loss of service on a team whose work is already high-severity is urgent, a VIP with a critical issue is P0,
    and a ticket left open past the escalation time moves up one level. These are promises made to customers and
@@ -22,32 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from agent.exceptions import TaxonomyError
-from agent.taxonomy import Taxonomy
+from agent.taxonomy import PriorityConfig, Taxonomy
 from agent.text import ascii_punctuation
 from agent.types.customer import AccountType, CustomerContext
 from agent.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
 from agent.types.service import ServiceHealth, ServiceStatus
 from agent.types.ticket import Ticket
-
-ACCOUNT_TYPE_FACTOR: Mapping[AccountType, float] = {
-    AccountType.ENTERPRISE: 0.8,
-    AccountType.BUSINESS: 0.5,
-    AccountType.CONSUMER: 0.0,
-}
-"""Customer-value factor by account type; a VIP flag scores 1.0 whatever the type."""
-
-VIP_FACTOR = 1.0
-OUTAGE_SLA_FACTOR = 1.0
-DEGRADED_SLA_FACTOR = 0.5
-ENTERPRISE_SLA_FACTOR = 1.0
-"""Enterprise contracts carry response-time SLAs, so the clock matters for them even without an outage."""
-
-INFORMATIONAL_SEVERITY_SCALE = 0.8
-"""A question ("how do I ...") is less pressing than a fault of the same kind, but only slightly: it is still work."""
-
-URGENT_BASELINE = "high"
-"""Severity name from which a loss-of-service signal makes a ticket urgent (at least P1). If a taxonomy has no
-severity of this name, only its most severe level qualifies."""
 
 URGENT_FLOOR = PriorityLevel.P1
 SCORE_DECIMALS = 6
@@ -174,9 +154,9 @@ def assess_priority(
     config = taxonomy.priority
     weights = config.weights
     age_hours = _age_hours(ticket.created_at, now)
-    vip, vip_reasons = _vip_factor(customer)
+    vip, vip_reasons = _vip_factor(customer, config)
     severity = _severity(ticket.text, team, taxonomy)
-    sla, sla_reasons = _sla_factor(customer, service)
+    sla, sla_reasons = _sla_factor(customer, service, config)
     factors = PriorityFactors(
         vip=vip, severity=severity.factor, age=min(1.0, age_hours / config.age_full_hours), sla=sla
     )
@@ -219,25 +199,27 @@ def _age_hours(created_at: datetime, now: datetime | None) -> float:
     return max(0.0, (now - _as_utc(created_at)).total_seconds() / 3600)
 
 
-def _vip_factor(customer: CustomerContext | None) -> tuple[float, list[str]]:
+def _vip_factor(customer: CustomerContext | None, config: PriorityConfig) -> tuple[float, list[str]]:
     if customer is None:
         return 0.0, ["No customer record: scored as a non-VIP consumer"]
     if customer.vip:
-        return VIP_FACTOR, []
-    return ACCOUNT_TYPE_FACTOR.get(customer.account_type, 0.0), []
+        return config.vip_factor, []
+    return config.account_type_factors.get(customer.account_type.value, 0.0), []
 
 
-def _sla_factor(customer: CustomerContext | None, service: ServiceStatus | None) -> tuple[float, list[str]]:
+def _sla_factor(
+    customer: CustomerContext | None, service: ServiceStatus | None, config: PriorityConfig
+) -> tuple[float, list[str]]:
     """The most pressing of: an outage or degradation in the network right now, and an enterprise SLA."""
     factor, reasons = 0.0, []
     if service is not None and (service.active_outages or service.health is ServiceHealth.OUTAGE):
-        factor = OUTAGE_SLA_FACTOR
+        factor = config.sla_factors.outage
         reasons.append(_outage_reason(service))
     elif service is not None and service.health is ServiceHealth.DEGRADED:
-        factor = DEGRADED_SLA_FACTOR
+        factor = config.sla_factors.degraded
         reasons.append("Service degraded in the network")
     if customer is not None and customer.account_type is AccountType.ENTERPRISE:
-        factor = max(factor, ENTERPRISE_SLA_FACTOR)
+        factor = max(factor, config.sla_factors.enterprise)
         reasons.append("Enterprise SLA applies")
     return factor, reasons
 
@@ -269,7 +251,7 @@ def _severity(text: str, team: str, taxonomy: Taxonomy) -> _Severity:
     scale = {key: min(1.0, max(0.0, value)) for key, value in taxonomy.severities.items()}  # the factor is in [0, 1]
     baseline = scale[name]
     critical_value = scale.get("critical", max(scale.values()))
-    urgent_from = scale.get(URGENT_BASELINE, critical_value)
+    urgent_from = scale.get(taxonomy.priority.urgent_from_severity, critical_value)
     text = _normalise(text)
     hits = [(s.label, found) for s in CRITICAL_SIGNALS if (found := s.find(text))]
     if hits:
@@ -278,7 +260,7 @@ def _severity(text: str, team: str, taxonomy: Taxonomy) -> _Severity:
         return _Severity(max(baseline, critical_value), True, baseline >= urgent_from, tuple(reasons))
     if (found := INFORMATIONAL_SIGNAL.find(text)) is not None:
         reasons.append(f'Informational question ("{found.strip()}"): severity lowered slightly')
-        return _Severity(baseline * INFORMATIONAL_SEVERITY_SCALE, False, False, tuple(reasons))
+        return _Severity(baseline * taxonomy.priority.informational_scale, False, False, tuple(reasons))
     return _Severity(baseline, baseline >= critical_value, False, tuple(reasons))
 
 

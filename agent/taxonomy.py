@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -53,6 +54,21 @@ class PriorityWeights(BaseModel):
         return self
 
 
+Factor = Annotated[float, Field(ge=0, le=1)]
+"""A priority factor: every factor is in [0, 1] so the weighted score is too."""
+
+
+class SlaFactors(BaseModel):
+    """SLA/outage factor: the most pressing of the network's state and the customer's contract applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outage: Factor = 1.0
+    degraded: Factor = 0.5
+    enterprise: Factor = 1.0
+    """Enterprise contracts carry response-time SLAs, so the clock matters for them even without an outage."""
+
+
 class PriorityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -60,6 +76,17 @@ class PriorityConfig(BaseModel):
     levels: dict[str, float] = Field(default_factory=lambda: {"P0": 0.80, "P1": 0.60, "P2": 0.35})
     age_full_hours: float = Field(default=48, gt=0)
     escalate_after_hours: float = Field(default=24, gt=0)
+    account_type_factors: dict[str, Factor] = Field(
+        default_factory=lambda: {"enterprise": 0.8, "business": 0.5, "consumer": 0.0}
+    )
+    """Customer-value factor by account type (a VIP scores ``vip_factor`` whatever the type; unknown types 0)."""
+    vip_factor: Factor = 1.0
+    sla_factors: SlaFactors = Field(default_factory=SlaFactors)
+    informational_scale: Factor = 0.8
+    """Severity multiplier for a question ("how do I ..."): less pressing than a fault of the same kind, still work."""
+    urgent_from_severity: str = "high"
+    """Severity from which a loss-of-service signal makes a ticket urgent (at least P1); a taxonomy without a
+    severity of this name makes only its most severe level qualify."""
 
 
 class Taxonomy(BaseModel):

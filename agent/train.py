@@ -245,6 +245,7 @@ def train(
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\t{text}\n".encode())
     digest.update(json.dumps([WORD, CHAR, use_encoder, c, folds, SEED, RECIPE]).encode())
+    digest.update(taxonomy.model_dump_json().encode())  # thresholds and priority rules travel with the model
     version = f"{taxonomy.name}-{digest.hexdigest()[:10]}"
     vocab = {
         spec["name"]: {k: int(v) for k, v in vec.vocabulary_.items()}

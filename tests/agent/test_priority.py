@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.priority import assess_priority
-from agent.taxonomy import PriorityConfig, PriorityWeights, Taxonomy, TeamSpec, load_taxonomy
+from agent.taxonomy import PriorityConfig, PriorityWeights, SlaFactors, Taxonomy, TeamSpec, load_taxonomy
 from agent.types import (
     AccountType,
     CustomerContext,
@@ -136,6 +136,27 @@ def test_customer_value_factor(account_type: AccountType, vip: bool, factor: flo
     assert assess(customer=customer(vip, account_type)).factors.vip == factor
 
 
+def _with_priority(**changes) -> Taxonomy:
+    return TELECOM.model_copy(update={"priority": TELECOM.priority.model_copy(update=changes)})
+
+
+def test_customer_value_and_sla_factors_come_from_the_taxonomy():
+    tuned = _with_priority(
+        account_type_factors={"enterprise": 0.9, "business": 0.7, "consumer": 0.1},
+        sla_factors=SlaFactors(outage=0.9, degraded=0.2, enterprise=0.6),
+        vip_factor=0.95,
+    )
+    assert assess(customer=customer(account_type=AccountType.BUSINESS), taxonomy=tuned).factors.vip == 0.7
+    assert assess(customer=customer(vip=True), taxonomy=tuned).factors.vip == 0.95
+    assert assess(service=ServiceStatus(health=ServiceHealth.DEGRADED), taxonomy=tuned).factors.sla == 0.2
+    assert assess(customer=customer(account_type=AccountType.ENTERPRISE), taxonomy=tuned).factors.sla == 0.6
+
+
+def test_account_type_missing_from_the_taxonomy_scores_zero():
+    tuned = _with_priority(account_type_factors={"enterprise": 0.8})
+    assert assess(customer=customer(account_type=AccountType.BUSINESS), taxonomy=tuned).factors.vip == 0.0
+
+
 # --- SLA / outage -----------------------------------------------------------------------------------------------
 
 
@@ -217,6 +238,18 @@ def test_informational_question_lowers_severity_slightly():
     result = assess("How do I set up autopay?", BILLING)
     assert 0.25 < result.factors.severity < 0.5
     assert mentions(result, "Informational question")
+
+
+def test_question_scale_comes_from_the_taxonomy():
+    result = assess("How do I set up autopay?", BILLING, taxonomy=_with_priority(informational_scale=0.5))
+    assert result.factors.severity == pytest.approx(0.25)
+
+
+def test_urgency_baseline_comes_from_the_taxonomy():
+    medium_is_urgent = _with_priority(urgent_from_severity="medium")
+    result = assess("No internet for 3 days and I want a refund.", BILLING, taxonomy=medium_is_urgent)
+    assert result.level is PriorityLevel.P1
+    assert mentions(result, "at least P1")
 
 
 def test_loss_of_service_outweighs_a_question():

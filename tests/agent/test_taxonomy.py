@@ -50,6 +50,9 @@ def test_another_taxonomy_is_a_file_not_code(tmp_path):
         (lambda d: d["teams"][0].update(severity="apocalyptic"), "unknown severities"),
         (lambda d: d["priority"]["weights"].update(vip=0.9), "sum to 1"),
         (lambda d: d["thresholds"].update(manual_review=1.5), "thresholds.manual_review"),
+        (lambda d: d["priority"]["sla_factors"].update(outage=2), "priority.sla_factors.outage"),
+        (lambda d: d["priority"]["account_type_factors"].update(business=-0.1), "account_type_factors.business"),
+        (lambda d: d["priority"]["sla_factors"].update(weekend=1), "weekend"),
         (lambda d: d.update(teams=d["teams"][:1]), "teams"),
     ],
 )

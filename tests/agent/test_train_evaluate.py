@@ -8,6 +8,7 @@ import pytest
 from agent.classifier import TextClassifier
 from agent.datasets import load_labelled
 from agent.exceptions import DatasetError, ModelArtifactError
+from agent.taxonomy import DEFAULT_TAXONOMY_PATH
 from agent.train import stratified_split, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,18 @@ def test_training_is_deterministic(tmp_path, tiny_csv):
     b = train(data, tmp_path / "b", use_encoder=False, folds=3)
     assert a["model_version"] == b["model_version"]
     assert (tmp_path / "a" / "weights.npz").read_bytes() == (tmp_path / "b" / "weights.npz").read_bytes()
+
+
+def test_a_changed_taxonomy_gives_a_new_model_version(tmp_path, tiny_csv):
+    data = load_labelled(tiny_csv)
+    taxonomy = json.loads(DEFAULT_TAXONOMY_PATH.read_text())
+    taxonomy["priority"]["escalate_after_hours"] = 12
+    changed = tmp_path / "taxonomy.json"
+    changed.write_text(json.dumps(taxonomy))
+    a = train(data, tmp_path / "a", use_encoder=False, folds=3)
+    b = train(data, tmp_path / "b", taxonomy_path=str(changed), use_encoder=False, folds=3)
+    assert a["model_version"] != b["model_version"]
+    assert TextClassifier.load(tmp_path / "b").taxonomy.priority.escalate_after_hours == 12
 
 
 def test_holdout_is_stratified_and_never_trained_on(tmp_path, tiny_csv):
