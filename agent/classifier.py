@@ -4,7 +4,9 @@ A model directory holds ``model.json`` (labels, taxonomy, feature settings, cali
 report), ``vocab.json`` (TF-IDF vocabularies) and ``weights.npz`` (idf, linear weights, reference
 embeddings). Features are TF-IDF word and character n-grams plus, optionally, a MiniLM sentence
 embedding; one multinomial logistic regression reads them all, and a temperature fitted on
-out-of-fold predictions turns its scores into calibrated probabilities.
+out-of-fold predictions turns its scores into calibrated probabilities. Optionally (``ensemble`` in
+``model.json``) the unsure tickets also go through a MiniLM fine-tuned on the routing labels
+(``tools/finetune_encoder.py``), whose head is averaged with the linear model.
 
 Inference needs numpy, onnxruntime and tokenizers only: no scikit-learn, no torch.
 """
@@ -36,6 +38,34 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """log(softmax) without the underflow to -inf that taking the log of a tiny probability gives."""
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """A fine-tuned encoder's linear head, averaged in log space with the linear model on the slow path.
+
+    ``weight`` is the linear model's share; ``temperature`` calibrates the average. Both were fitted on
+    training complaints that neither the fine-tuning nor the linear model's fold saw.
+    """
+
+    encoder_dir: str
+    coef: np.ndarray
+    intercept: np.ndarray
+    weight: float
+    temperature: float
+
+    def combine(self, linear: np.ndarray, linear_temperature: float, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities from the linear scores of ``texts`` and the fine-tuned head's."""
+        tuned = load_encoder(self.encoder_dir).encode(texts) @ self.coef.T + self.intercept
+        mixed = self.weight * log_softmax(linear, linear_temperature) + (1 - self.weight) * log_softmax(tuned)
+        return softmax(mixed, self.temperature)
 
 
 @dataclass(frozen=True)
@@ -76,6 +106,18 @@ class TextClassifier:
         )
         encoder_name = meta["features"].get("encoder")
         self._encoder_dir = str(MODELS_DIR / encoder_name) if encoder_name else None
+        ensemble = meta.get("ensemble")
+        self.ensemble: Ensemble | None = (
+            Ensemble(
+                encoder_dir=str(MODELS_DIR / ensemble["encoder"]),  # a name under agent/models, or an absolute path
+                coef=weights["coef_ft"],
+                intercept=weights["intercept_ft"],
+                weight=float(ensemble["weight"]),
+                temperature=float(ensemble["temperature"]),
+            )
+            if ensemble
+            else None
+        )
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -149,10 +191,15 @@ class TextClassifier:
         embeddings = None
         if slow:
             full = np.stack([self._linear(sparse[i], self.coef, self.intercept) for i in slow])
+            slow_texts = [texts[i] for i in slow]
             if self.encoder is not None:
-                embeddings = self.encoder.encode([texts[i] for i in slow])
+                embeddings = self.encoder.encode(slow_texts)
                 full += embeddings @ self.coef[:, self._offsets[-1] :].T
-            probabilities[slow] = softmax(full, self.temperature)
+            probabilities[slow] = (
+                self.ensemble.combine(full, self.temperature, slow_texts)
+                if self.ensemble is not None
+                else softmax(full, self.temperature)
+            )
         return probabilities, fast, slow, embeddings
 
     def scope(self, text: str, embedding: np.ndarray | None) -> ScopeCheck:

@@ -10,6 +10,7 @@ window embeddings represents the ticket. A cap on the number of windows bounds t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from functools import lru_cache
@@ -48,6 +49,7 @@ class SentenceEncoder:
         self.dim: int = int(self.config["dim"])
         self.max_length: int = int(self.config["max_length"])
         self.name: str = str(self.config["name"])
+        self.normalize: bool = bool(self.config.get("normalize", True))
         self._cls = self._tokenizer.token_to_id("[CLS]")
         self._sep = self._tokenizer.token_to_id("[SEP]")
 
@@ -71,16 +73,28 @@ class SentenceEncoder:
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
         pooled = hidden[0].mean(axis=0)
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12) if self.normalize else pooled
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Embed each text (mean of its windows); returns an array of shape (len(texts), dim), rows of unit length."""
+        """Embed each text (mean of its windows); returns an array of shape (len(texts), dim).
+
+        Rows have unit length unless ``encoder.json`` says ``"normalize": false`` (a fine-tuned encoder whose
+        linear head was trained on raw mean-pooled states).
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for index, text in enumerate(texts):
-            for window in self._windows(text):
+            windows = self._windows(text)
+            for window in windows:
                 out[index] += self._embed_window(window)
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            out[index] /= len(windows)
+        if self.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def text_fingerprint(text: str) -> str:
+    """Identifies a (normalised) training text across tools without storing the text itself."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @lru_cache(maxsize=4)

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.calibration import fit_temperature
-from agent.classifier import FORMAT, FORMAT_VERSION, TextClassifier, softmax
+from agent.calibration import fit_temperature, negative_log_likelihood
+from agent.classifier import FORMAT, FORMAT_VERSION, MODELS_DIR, TextClassifier, log_softmax, softmax
 from agent.cli import OneLineArgumentParser
 from agent.datasets import LabelledTexts, load_labelled
-from agent.encoder import DEFAULT_ENCODER_DIR, SentenceEncoder
+from agent.encoder import DEFAULT_ENCODER_DIR, SentenceEncoder, text_fingerprint
 from agent.exceptions import RouterError
 from agent.metrics import expected_calibration_error
 from agent.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
@@ -167,6 +167,7 @@ def train(
     use_encoder: bool = True,
     c: float = 50.0,
     folds: int = 5,
+    finetuned: Path | None = None,
 ) -> dict:
     """Fit, calibrate, check on the holdout, and write the model directory; returns the training report."""
     from rich.console import Console
@@ -239,6 +240,12 @@ def train(
                 "out_of_fold_fast_share": float((fast_probs.max(axis=1) >= threshold).mean()),
             }
             oof_report["fast_path_share"] = cascade["out_of_fold_fast_share"]
+    ensemble, ensemble_arrays = (None, {})
+    if finetuned is not None:
+        if oof is None:
+            raise RouterError("--finetuned needs out-of-fold scores: use --folds 2 or more")
+        ensemble, ensemble_arrays = _fit_ensemble(finetuned, texts, targets, present, oof, temperature)
+        oof_report["ensemble"] = ensemble["validation"]
     min_similarity = _min_similarity(embeddings)
     out.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -246,6 +253,9 @@ def train(
         digest.update(f"{label}\t{text}\n".encode())
     digest.update(json.dumps([WORD, CHAR, use_encoder, c, folds, SEED, RECIPE]).encode())
     digest.update(taxonomy.model_dump_json().encode())  # thresholds and priority rules travel with the model
+    if ensemble is not None:
+        digest.update(json.dumps(ensemble, sort_keys=True).encode())
+        digest.update(ensemble_arrays["coef_ft"].tobytes())
     version = f"{taxonomy.name}-{digest.hexdigest()[:10]}"
     vocab = {
         spec["name"]: {k: int(v) for k, v in vec.vocabulary_.items()}
@@ -255,6 +265,7 @@ def train(
     arrays = {"coef": coef, "intercept": intercept}
     if cascade:
         arrays["coef_fast"], arrays["intercept_fast"] = _weights(head, len(present))
+    arrays.update(ensemble_arrays)
     for spec, vec in zip((WORD, CHAR), vectorizers, strict=True):
         arrays[f"idf_{spec['name']}"] = vec.idf_.astype(np.float32)
     if embeddings is not None:
@@ -271,6 +282,7 @@ def train(
         "features": {"tfidf": [WORD, CHAR], "encoder": DEFAULT_ENCODER_DIR.name if use_encoder else None},
         "calibration": {"method": "temperature", "temperature": temperature, "folds": folds},
         "cascade": cascade,
+        "ensemble": ensemble,
         "scope": {"min_similarity": min_similarity},
         "training": {
             "data": data.source,
@@ -292,6 +304,61 @@ def train(
         meta["training"]["holdout_report"] = report["holdout"]
         (out / "model.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
+
+
+def _fit_ensemble(
+    directory: Path, texts: list[str], targets: np.ndarray, labels: list[str], oof: np.ndarray, temperature: float
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Weight and temperature that average the linear model with a fine-tuned encoder's head.
+
+    Fitted on the training complaints that ``tools/finetune_encoder.py`` kept out of fine-tuning, using the
+    linear model's out-of-fold scores for the same rows: neither side has seen them, so the weight is not
+    tilted towards whichever model memorised its training data. The weight minimises log-loss (smoother
+    than accuracy on a few hundred rows); the temperature then calibrates the average.
+    """
+    try:
+        config = json.loads((directory / "encoder.json").read_text(encoding="utf-8"))
+        with np.load(directory / "head.npz") as archive:
+            coef, intercept = archive["coef"].astype(np.float32), archive["intercept"].astype(np.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RouterError(f"{directory} is not a fine-tuned encoder (tools/finetune_encoder.py): {exc}") from exc
+    head = config.get("head") or {}
+    if head.get("labels") != labels:
+        raise RouterError(f"the fine-tuned head in {directory} predicts {head.get('labels')}, this model {labels}")
+    wanted = set(head.get("validation_fingerprints", []))
+    rows = np.array([i for i, text in enumerate(texts) if text_fingerprint(text) in wanted], dtype=int)
+    if len(rows) < 20:
+        raise RouterError(
+            f"only {len(rows)} of the {len(wanted)} rows {directory.name} kept out of fine-tuning are in this "
+            "training data: fine-tune with the same --data, --extra and --holdout"
+        )
+    tuned = SentenceEncoder(directory, threads=0).encode([texts[i] for i in rows]) @ coef.T + intercept
+    linear, finetuned = log_softmax(oof[rows], temperature), log_softmax(tuned)
+    truth = targets[rows]
+
+    def loss(weight: float) -> float:
+        return negative_log_likelihood(weight * linear + (1 - weight) * finetuned, truth, 1.0)
+
+    weight = min((round(float(w), 2) for w in np.linspace(0.0, 1.0, 21)), key=loss)
+    mixed = weight * linear + (1 - weight) * finetuned
+    mixed_temperature = fit_temperature(mixed, truth)
+    name = (
+        str(directory.resolve().relative_to(MODELS_DIR))
+        if directory.resolve().is_relative_to(MODELS_DIR)
+        else str(directory.resolve())
+    )
+    ensemble = {
+        "encoder": name,
+        "weight": weight,
+        "temperature": mixed_temperature,
+        "validation": {
+            "rows": len(rows),
+            "accuracy_linear": float((linear.argmax(axis=1) == truth).mean()),
+            "accuracy_finetuned": float((finetuned.argmax(axis=1) == truth).mean()),
+            "accuracy_ensemble": float((mixed.argmax(axis=1) == truth).mean()),
+        },
+    }
+    return ensemble, {"coef_ft": coef, "intercept_ft": intercept}
 
 
 def _min_similarity(embeddings: np.ndarray | None) -> float:
@@ -328,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-encoder", action="store_true", help="TF-IDF only: faster, less accurate")
     parser.add_argument("--C", dest="c", type=float, default=50.0, help="inverse regularisation strength")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for calibration")
+    parser.add_argument(
+        "--finetuned", type=Path, help="fine-tuned encoder from tools/finetune_encoder.py to average with (same data)"
+    )
     args = parser.parse_args(argv)
     try:
         if not 0.0 <= args.holdout < 1.0:
@@ -344,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             not args.no_encoder,
             args.c,
             args.folds,
+            args.finetuned,
         )
     except RouterError as exc:
         print(f"error: {exc}", file=sys.stderr)

