@@ -5,7 +5,10 @@ Why not torch: the Lambda package must stay small and import fast. The encoder w
 
 Long tickets (the median real complaint is ~700 characters, some are 13,000) exceed the encoder's
 256-token window, so the text is cut into consecutive windows, each embedded, and the mean of the
-window embeddings represents the ticket. A cap on the number of windows bounds the cost of one ticket.
+window embeddings represents the ticket. Only the first ``MAX_WINDOWS`` windows are embedded: that bounds
+the cost of one ticket, and on the real complaints (5-fold CV, written examples in training) the first two
+windows route as well as all of them (0.852 vs 0.850; the first window alone 0.846), while 7 % of
+complaints are longer than two windows and used to cost up to 8 windows each.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from agent.exceptions import ModelArtifactError
 
 DEFAULT_ENCODER_DIR = Path(__file__).parent / "models" / "encoder-minilm-l6-v2"
-MAX_WINDOWS = 8
+MAX_WINDOWS = 2
 
 
 class SentenceEncoder:

@@ -35,7 +35,7 @@ from agent.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, load_taxonomy
 from agent.text import normalize
 
 SEED = 13
-RECIPE = "tfidf+minilm-unbatched-windows-lr-balanced+fast-head-cascade"
+RECIPE = "tfidf+minilm-2-windows-lr-balanced+fast-head-cascade"
 """Names the training recipe; part of the model version, so a new recipe never reuses an old version string."""
 WORD = {"name": "word", "analyzer": "word", "ngram_range": [1, 2], "max_features": 60_000}
 CHAR = {"name": "char", "analyzer": "char_wb", "ngram_range": [2, 5], "max_features": 150_000}
