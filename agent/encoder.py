@@ -30,7 +30,9 @@ MAX_WINDOWS = 2
 class SentenceEncoder:
     """Text → L2-normalised embedding (``dim`` floats). Thread-safe: onnxruntime sessions are."""
 
-    def __init__(self, directory: Path = DEFAULT_ENCODER_DIR, threads: int | None = None) -> None:
+    def __init__(
+        self, directory: Path = DEFAULT_ENCODER_DIR, threads: int | None = None, max_windows: int = MAX_WINDOWS
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -52,6 +54,7 @@ class SentenceEncoder:
         self.dim: int = int(self.config["dim"])
         self.max_length: int = int(self.config["max_length"])
         self.name: str = str(self.config["name"])
+        self.max_windows = max_windows
         self.normalize: bool = bool(self.config.get("normalize", True))
         self._cls = self._tokenizer.token_to_id("[CLS]")
         self._sep = self._tokenizer.token_to_id("[SEP]")
@@ -59,7 +62,7 @@ class SentenceEncoder:
     def _windows(self, text: str) -> list[list[int]]:
         ids = self._tokenizer.encode(text, add_special_tokens=False).ids
         width = self.max_length - 2
-        chunks = [ids[i : i + width] for i in range(0, len(ids), width)][:MAX_WINDOWS] or [[]]
+        chunks = [ids[i : i + width] for i in range(0, len(ids), width)][: self.max_windows] or [[]]
         return [[self._cls, *chunk, self._sep] for chunk in chunks]
 
     def _embed_window(self, window: list[int]) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.encoder import MAX_WINDOWS, SentenceEncoder, load_encoder
+from agent.encoder import DEFAULT_ENCODER_DIR, MAX_WINDOWS, SentenceEncoder, load_encoder
 from agent.exceptions import ModelArtifactError
 
 
@@ -41,6 +41,17 @@ def test_long_text_is_cut_into_a_bounded_number_of_windows(encoder):
     windows = encoder._windows("word " * 20_000)
     assert len(windows) == MAX_WINDOWS
     assert all(len(w) <= encoder.max_length for w in windows)
+
+
+def test_text_beyond_the_window_cap_does_not_change_the_embedding(encoder):
+    head = "my internet drops every evening and the modem was replaced twice " * 60
+    windows = encoder._windows(head)
+    assert len(windows) == MAX_WINDOWS
+    longer = head + " please refund the late fee and the rental charge" * 400
+    assert np.array_equal(encoder.encode([head])[0], encoder.encode([longer])[0])
+    one_window = SentenceEncoder(DEFAULT_ENCODER_DIR, max_windows=1)
+    assert len(one_window._windows(head)) == 1
+    assert not np.allclose(one_window.encode([head])[0], encoder.encode([head])[0])
 
 
 def test_missing_encoder_directory_is_a_model_artifact_error(tmp_path: Path):
