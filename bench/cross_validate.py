@@ -49,7 +49,8 @@ def cross_validate(features: str, windows: int, c: float, folds: int) -> dict:
     complaints = load_labelled(COMPLAINTS)
     written = load_labelled(WRITTEN)
     with COMPLAINTS.open(encoding="utf-8", newline="") as handle:
-        low = np.array([row["confidence"] == "low" for row in csv.DictReader(handle)])
+        confidence = {row["id"]: row["confidence"] for row in csv.DictReader(handle)}
+    low = np.array([confidence[ticket_id] == "low" for ticket_id in complaints.ids])
     taxonomy = load_taxonomy(DEFAULT_TAXONOMY_PATH)
     teams = taxonomy.team_names
     texts = [normalize(t) for t in complaints.texts + written.texts]
