@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from agent.classification import Classification
 from agent.encoder import SentenceEncoder, load_encoder
 from agent.exceptions import ModelArtifactError
 from agent.taxonomy import Taxonomy
 from agent.text import TfidfBlock, normalize
-from agent.types import Classification
 
 FORMAT = "switchboard-text-classifier"
 FORMAT_VERSION = 1

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from agent.exceptions import ModelArtifactError
+from datalayer.settings import get_settings
 
 DEFAULT_ENCODER_DIR = Path(__file__).parent / "models" / "encoder-minilm-l6-v2"
 MAX_WINDOWS = 2
@@ -41,7 +41,7 @@ class SentenceEncoder:
             self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
             options = onnxruntime.SessionOptions()
             if threads is None:
-                threads = int(os.environ.get("SWITCHBOARD_ENCODER_THREADS", "1"))
+                threads = get_settings().encoder_threads
             options.intra_op_num_threads = threads  # 0: onnxruntime uses every core (training)
             options.inter_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(

@@ -38,7 +38,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from agent.types.entities import ExtractedEntities, MoneyAmount
+from datalayer.types.entities import ExtractedEntities, MoneyAmount
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from agent.classification import Classification
 from agent.taxonomy import Taxonomy, load_taxonomy
 from agent.text import normalize
-from agent.types import Classification
 
 
 class KeywordClassifier:

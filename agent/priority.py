@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from agent.exceptions import TaxonomyError
 from agent.taxonomy import PriorityConfig, Taxonomy
 from agent.text import ascii_punctuation
-from agent.types.customer import AccountType, CustomerContext
-from agent.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
-from agent.types.service import ServiceHealth, ServiceStatus
-from agent.types.ticket import Ticket
+from datalayer.types.customer import AccountType, CustomerContext
+from datalayer.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
+from datalayer.types.service import ServiceHealth, ServiceStatus
+from datalayer.types.ticket import Ticket
 
 URGENT_FLOOR = PriorityLevel.P1
 SCORE_DECIMALS = 6

@@ -11,13 +11,13 @@ import time
 from datetime import datetime
 from functools import lru_cache
 
+from agent.classification import Classification
 from agent.classifier import Classifier, load_classifier
-from agent.config import BrainSettings
 from agent.entities import extract_entities
 from agent.priority import assess_priority
 from agent.troubleshooting import plan_troubleshooting
-from agent.types import (
-    Classification,
+from datalayer.settings import Settings, get_settings
+from datalayer.types import (
     CustomerContext,
     DecisionTier,
     RoutingDecision,
@@ -38,9 +38,11 @@ class Router:
         )
 
     @classmethod
-    def load(cls, model_dir: str | None = None, review_threshold: float | None = None) -> Router:
-        """The process-wide router for ``model_dir`` (default: ``SWITCHBOARD_MODEL_DIR`` or the shipped model)."""
-        settings = BrainSettings.from_env()
+    def load(
+        cls, model_dir: str | None = None, review_threshold: float | None = None, settings: Settings | None = None
+    ) -> Router:
+        """The process-wide router for ``model_dir`` (default: the settings' ``model_dir`` or the shipped model)."""
+        settings = settings or get_settings()
         return _cached_router(
             model_dir or settings.model_dir,
             review_threshold if review_threshold is not None else settings.review_threshold,

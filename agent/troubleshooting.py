@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.exceptions import KnowledgeBaseError
 from agent.jsonfile import read_model
 from agent.text import ascii_punctuation
-from agent.types.troubleshooting import ArticleRef, TroubleshootingPlan, TroubleshootingStep
+from datalayer.types.troubleshooting import ArticleRef, TroubleshootingPlan, TroubleshootingStep
 
 DEFAULT_KB_PATH = Path(__file__).parent / "data" / "knowledge_base.json"
 

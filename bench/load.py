@@ -38,8 +38,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chalice_app.settings import Settings, get_settings
 from chalice_app.store import TicketStore
+from datalayer.settings import Settings, get_settings, use_settings
 from infra import logs
 from infra.local import LocalStack, StackOptions
 from infra.observe import Observer, observe
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         os.environ["AWS_ENDPOINT_URL"] = endpoint
-        get_settings.cache_clear()
+        use_settings(None)
     else:
         with console.status("starting a local stack…"):
             stack = LocalStack(StackOptions(port=0, workers=args.workers, keyword_router=args.keyword_router,

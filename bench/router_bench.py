@@ -28,7 +28,7 @@ def cold_import_seconds(runs: int = 5) -> dict[str, float]:
     """Fresh interpreters: time to `import agent.router`, and to import + load the model + route one ticket."""
     code_import = "import time; t=time.perf_counter(); import agent.router; print(time.perf_counter()-t)"
     code_first = (
-        "import time; t=time.perf_counter(); from agent.router import Router; from agent.types import Ticket; "
+        "import time; t=time.perf_counter(); from agent.router import Router; from datalayer.types import Ticket; "
         "Router.load().route(Ticket(ticket_id='b', customer_id='c', description='internet down')); "
         "print(time.perf_counter()-t)"
     )
@@ -62,7 +62,7 @@ def main() -> None:
 
     from agent.datasets import load_labelled
     from agent.router import Router
-    from agent.types import Ticket
+    from datalayer.types import Ticket
 
     data = load_labelled(args.data)
     texts = (data.texts * (args.n // len(data.texts) + 1))[: args.n]

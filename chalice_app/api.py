@@ -15,7 +15,6 @@ from aws_lambda_powertools import Logger
 from chalice import Blueprint, Rate, Response
 from chalice.app import CloudWatchEvent
 
-from agent.types import Ticket
 from chalice_app import deps
 from chalice_app.cursor import InvalidCursorError
 from chalice_app.errors import ConflictError, InvalidQueryError, NotFoundError, ServiceUnavailableError
@@ -34,9 +33,10 @@ from chalice_app.models import (
 from chalice_app.openapi import openapi_document
 from chalice_app.parsing import parse_list_query, parse_ticket
 from chalice_app.records import TicketRecord, payload_hash
-from chalice_app.settings import get_settings
 from chalice_app.store import StoreError
 from chalice_app.sweep import republish_stuck
+from datalayer.settings import get_settings
+from datalayer.types import Ticket
 
 logger = Logger(service="switchboard-api")
 

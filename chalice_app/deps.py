@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 from chalice_app.events import EventPublisher
 from chalice_app.health import HealthCheck
-from chalice_app.settings import get_settings
 from chalice_app.store import TicketStore
+from datalayer.settings import get_settings
 
 T = TypeVar("T")
 

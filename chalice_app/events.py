@@ -12,10 +12,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent.types import RoutingDecision, Ticket
 from chalice_app import aws
 from chalice_app.records import TicketStatus
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
+from datalayer.types import RoutingDecision, Ticket
 
 TICKET_RECEIVED = "TicketReceived"
 TICKET_ROUTED = "TicketRouted"

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalice_app import aws
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 
 OK = "ok"
 

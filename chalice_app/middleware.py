@@ -18,7 +18,7 @@ from chalice.app import Request
 
 from chalice_app.auth import require_api_key
 from chalice_app.errors import ApiError, InternalError, from_chalice_error, is_chalice_error
-from chalice_app.settings import get_settings
+from datalayer.settings import get_settings
 
 logger = Logger(service="switchboard-api")
 

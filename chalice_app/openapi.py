@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 document, served at ``GET /openapi.json``.
 
-Schemas come from the pydantic models the routes build their bodies with (``models``, ``agent.types``),
+Schemas come from the pydantic models the routes build their bodies with (``models``, ``datalayer.types``),
 so they cannot disagree with the responses; OpenAPI 3.1 is used because its schemas are plain JSON
 Schema, which is what pydantic emits. What pydantic cannot know (paths, parameters, status codes,
 headers, security) is written out below, and ``tests/chalice_app/test_openapi.py`` checks it against the
@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from agent.types import Ticket
 from chalice_app.auth import API_KEY_HEADER
 from chalice_app.errors import ErrorBody
 from chalice_app.models import HealthReport, ListTicketsQuery, TicketAccepted, TicketPage, TicketView
+from datalayer.types import Ticket
 
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (Ticket, "validation"),

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.types import Ticket
 from chalice_app.errors import (
     InvalidQueryError,
     MalformedJsonError,
@@ -20,6 +19,7 @@ from chalice_app.errors import (
     RequestValidationError,
 )
 from chalice_app.models import ListTicketsQuery
+from datalayer.types import Ticket
 
 MAX_LISTED_ERRORS = 20
 _MAX_DETAIL_CHARS = 200

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from agent.types import Ticket
+from datalayer.types import Ticket
 
 
 class TicketStatus(StrEnum):

@@ -18,11 +18,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent.types import CustomerContext, RoutingDecision, Ticket
 from chalice_app import aws
 from chalice_app.cursor import decode_cursor, encode_cursor
 from chalice_app.records import Page, TicketRecord, TicketStatus, TicketSummary, payload_hash, utc_iso
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
+from datalayer.types import CustomerContext, RoutingDecision, Ticket
 
 Clock = Callable[[], datetime]
 

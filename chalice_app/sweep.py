@@ -18,8 +18,8 @@ from aws_lambda_powertools import Logger
 
 from chalice_app import deps
 from chalice_app.events import EventPublisher, PublishError
-from chalice_app.settings import Settings, get_settings
 from chalice_app.store import StoreError, TicketStore
+from datalayer.settings import Settings, get_settings
 
 logger = Logger(service="switchboard-api")
 

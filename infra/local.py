@@ -41,9 +41,9 @@ from rich.table import Table
 from agent.router import Router
 from chalice_app import deps
 from chalice_app.events import EventPublisher
-from chalice_app.settings import Settings, get_settings
 from chalice_app.store import TicketStore
 from chalice_app.sweep import republish_stuck
+from datalayer.settings import Settings, get_settings, use_settings
 from infra import logs
 from infra.resources import Provisioned, provision, seed_customers
 from workers import routing
@@ -76,7 +76,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set variables for the stack's lifetime and restore the old ones, so tests do not leak AWS_ENDPOINT_URL."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    get_settings.cache_clear()
+    use_settings(None)
     try:
         yield
     finally:
@@ -85,7 +85,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        get_settings.cache_clear()
+        use_settings(None)
 
 
 class _Sweeper(threading.Thread):

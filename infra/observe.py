@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 from infra.resources import queue_policy
 
 

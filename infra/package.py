@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 from infra.template import patch_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,18 +86,8 @@ def package(out_dir: Path, stage: str, project_dir: Path = ROOT) -> Path:
             "manylinux2014 / manylinux_2_17 wheels); pin versions that have one (see the output above)"
         )
     template = out_dir / "sam.json"
-    patch_file(str(template), _settings_for(env))
+    patch_file(str(template), Settings.from_environment(env))
     return template
-
-
-def _settings_for(env: Mapping[str, str]) -> Settings:
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return Settings.from_env()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from agent.types import AccountType, CustomerContext, Standing
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
+from datalayer.types import AccountType, CustomerContext, Standing
 from workers.limits import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
 
 TICKET_RECEIVED = "TicketReceived"

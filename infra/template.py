@@ -17,7 +17,7 @@ import copy
 import json
 from typing import Any
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 from infra.resources import (
     ROUTING_TARGET_ID,
     Queue,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.types import (
+from datalayer.types import (
     ExtractedEntities,
     PriorityAssessment,
     PriorityFactors,

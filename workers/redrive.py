@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from chalice_app.settings import Settings, get_settings
+from datalayer.settings import Settings, get_settings
 
 HOLD_SECONDS = 60
 """How long a received DLQ message stays hidden while it is being moved; ample for one send and one delete."""

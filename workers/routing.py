@@ -29,11 +29,11 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 from pydantic import ValidationError
 
-from agent.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from chalice_app.events import EventPublisher
 from chalice_app.records import TicketStatus
-from chalice_app.settings import get_settings
 from chalice_app.store import TicketStore
+from datalayer.settings import get_settings
+from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT
 
 logger = Logger(service="switchboard-worker")

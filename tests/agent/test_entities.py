@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agent import entities as entities_module
 from agent.entities import MAX_PER_FIELD, MAX_SCAN_CHARS, extract_entities
-from agent.types.entities import ExtractedEntities, MoneyAmount
+from datalayer.types.entities import ExtractedEntities, MoneyAmount
 
 
 def money(text: str) -> list[tuple[float, str]]:

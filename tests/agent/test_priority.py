@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agent.priority import assess_priority
 from agent.taxonomy import PriorityConfig, PriorityWeights, SlaFactors, Taxonomy, TeamSpec, load_taxonomy
-from agent.types import (
+from datalayer.types import (
     AccountType,
     CustomerContext,
     Outage,

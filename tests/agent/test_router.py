@@ -2,11 +2,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agent.classification import Classification
 from agent.classifier import TextClassifier
-from agent.exceptions import RouterError
 from agent.router import Router
 from agent.taxonomy import load_taxonomy
-from agent.types import AccountType, Classification, CustomerContext, RoutingDecision, Ticket
+from datalayer.errors import SettingsError
+from datalayer.settings import Settings, use_settings
+from datalayer.types import AccountType, CustomerContext, RoutingDecision, Ticket
 
 
 def _ticket(text: str, **extra) -> Ticket:
@@ -103,11 +105,15 @@ def test_threshold_is_configurable(monkeypatch):
     assert not Router(FixedClassifier(PROBS), review_threshold=0.6).route(_ticket("x")).requires_manual_review
     exactly = {**PROBS, "Billing Dispute": 0.70, "Network Outage": 0.20}
     assert not Router(FixedClassifier(exactly)).route(_ticket("x")).requires_manual_review
-    monkeypatch.setenv("SWITCHBOARD_REVIEW_THRESHOLD", "0.95")
-    assert Router.load("keyword").review_threshold == 0.95
+    assert Router.load("keyword", settings=Settings(review_threshold=0.95)).review_threshold == 0.95
     monkeypatch.setenv("SWITCHBOARD_REVIEW_THRESHOLD", "high")
-    with pytest.raises(RouterError, match="SWITCHBOARD_REVIEW_THRESHOLD"):
-        Router.load("keyword")
+    use_settings(None)
+    try:
+        with pytest.raises(SettingsError, match="review_threshold"):
+            Router.load("keyword")
+    finally:
+        monkeypatch.undo()
+        use_settings(None)
 
 
 def test_several_issues_are_all_listed_and_explained():

@@ -19,7 +19,7 @@ from agent.troubleshooting import (
     plan_troubleshooting,
     rank_articles,
 )
-from agent.types import TroubleshootingPlan
+from datalayer.types import TroubleshootingPlan
 
 CATEGORIES = sorted(load_taxonomy().team_of)
 

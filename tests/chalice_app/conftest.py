@@ -21,8 +21,8 @@ from moto import mock_aws
 from chalice_app import deps
 from chalice_app.events import EventPublisher
 from chalice_app.health import HealthCheck
-from chalice_app.settings import Settings, get_settings
 from chalice_app.store import TicketStore
+from datalayer.settings import Settings, get_settings, use_settings
 from infra.resources import provision
 from tests.chalice_app.support import API_KEY, OTHER_API_KEY, Aws, Clients, FakeClock
 
@@ -55,10 +55,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _isolate_from_the_shell(monkeypatch)
     monkeypatch.setenv("SWITCHBOARD_STAGE", "test")
     monkeypatch.setenv("SWITCHBOARD_API_KEYS", f"{API_KEY}, {OTHER_API_KEY}")
-    get_settings.cache_clear()
+    use_settings(None)
     deps.reset_all()
     yield
-    get_settings.cache_clear()
+    use_settings(None)
     deps.reset_all()
 
 

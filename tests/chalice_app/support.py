@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from chalice.test import Client
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 
 API_KEY = "test-key-1"
 OTHER_API_KEY = "test-key-2"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalice_app import deps
-from chalice_app.settings import get_settings
 from chalice_app.store import TicketStore
+from datalayer.settings import use_settings
 from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
 
 
@@ -55,7 +55,7 @@ def test_wrong_method_is_a_json_405(client: Any, aws: Aws) -> None:
 
 def test_no_configured_keys_refuses_every_key(client: Any, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_API_KEYS", "")
-    get_settings.cache_clear()
+    use_settings(None)
 
     for key in ("", API_KEY, "anything"):
         headers = {"x-api-key": key, "content-type": "application/json"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agent.types import PriorityLevel, Ticket
 from chalice_app.events import EventPublisher, PublishError
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
+from datalayer.types import PriorityLevel, Ticket
 from tests.chalice_app.support import BrokenEvents, ticket_payload
 from tests.factories import make_decision
 

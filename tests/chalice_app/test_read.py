@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agent.types import RoutingDecision
 from chalice_app.cursor import encode_cursor
 from chalice_app.store import TicketStore
+from datalayer.types import RoutingDecision
 from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
 from tests.factories import make_decision
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 import pytest
 
-from agent.types import AccountType, CustomerContext, Ticket
 from chalice_app.store import StoreError, TicketStore
+from datalayer.types import AccountType, CustomerContext, Ticket
 from tests.chalice_app.support import Aws, ticket_payload
 from tests.factories import make_decision
 
@@ -108,7 +107,7 @@ def test_customers_round_trip(store: TicketStore) -> None:
 
 
 def test_dynamodb_errors_become_store_errors(aws: Aws, ticket: Ticket) -> None:
-    missing_table = TicketStore(replace(aws.settings, tickets_table="no-such-table"))
+    missing_table = TicketStore(aws.settings.derive(tickets_table="no-such-table"))
 
     with pytest.raises(StoreError, match="ResourceNotFoundException"):
         missing_table.create_if_absent(ticket)

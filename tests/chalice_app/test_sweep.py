@@ -6,9 +6,9 @@ from typing import Any
 
 from chalice_app import deps
 from chalice_app.events import EventPublisher
-from chalice_app.settings import Settings
 from chalice_app.store import TicketStore
 from chalice_app.sweep import SweepReport, republish_stuck
+from datalayer.settings import Settings
 from tests.chalice_app.support import Aws, BrokenEvents, FakeClock, post_ticket, ticket_payload
 from tests.factories import make_decision
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:

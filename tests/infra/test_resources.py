@@ -6,10 +6,10 @@ import json
 
 import boto3
 
-from agent.types import Ticket
 from chalice_app.events import EventPublisher
-from chalice_app.settings import Settings
 from chalice_app.store import TicketStore
+from datalayer.settings import Settings
+from datalayer.types import Ticket
 from infra.resources import SAMPLE_CUSTOMERS, provision, seed_customers
 from tests.factories import make_decision
 from workers.limits import MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalice_app.settings import Settings
+from datalayer.settings import Settings
 from infra.package import stage_environment
 from infra.resources import define, provision
 from infra.template import ROUTING_QUEUE, TemplateError, data_plane_resources, patch_sam_template
@@ -138,7 +138,7 @@ def test_cloudformation_and_provision_build_the_same_resources(session: boto3.se
     assert _snapshot(west, settings) == local
 
 
-def test_chalice_config_agrees_with_the_worker_limits_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chalice_config_agrees_with_the_worker_limits_and_settings() -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["app_name"] == "switchboard"
     assert config["lambda_functions"]["route_tickets"]["lambda_timeout"] == WORKER_TIMEOUT_SECONDS
@@ -147,9 +147,7 @@ def test_chalice_config_agrees_with_the_worker_limits_and_settings(monkeypatch: 
         assert "lambda_timeout" not in stage_config, "a stage-wide timeout would override the worker's"
         assert "lambda_timeout" not in stage_config.get("lambda_functions", {}).get("route_tickets", {})
 
-        for name, value in stage_environment(stage, ROOT).items():
-            monkeypatch.setenv(name, value)
-        configured = Settings.from_env()
+        configured = Settings.from_environment(stage_environment(stage, ROOT))
         assert configured.stage == stage
         assert configured.tickets_table == f"switchboard-{stage}-tickets"
         for field in ("customers_table", "event_bus", "routing_queue", "routing_dlq"):

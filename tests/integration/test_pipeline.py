@@ -17,9 +17,9 @@ import pytest
 
 from agent.classifier import load_classifier
 from agent.router import Router
-from agent.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from chalice_app.events import EventPublisher
 from chalice_app.store import TicketStore
+from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from infra.local import LocalStack
 from infra.observe import Observer, observe
 from workers import routing

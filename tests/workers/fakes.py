@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from agent.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from tests.factories import make_decision
 
 _ids = itertools.count(1)

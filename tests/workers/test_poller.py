@@ -11,7 +11,7 @@ from chalice import Chalice
 from chalice.app import SQSEvent
 
 import app
-from chalice_app.settings import get_settings
+from datalayer.settings import get_settings
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS
 from workers.poller import SqsEventSourceMapping, SqsHandler, failed_message_ids, find_sqs_handler, lambda_record
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from chalice_app.settings import Settings, get_settings
+from datalayer.settings import Settings, use_settings
 from infra.resources import provision
 from tests.workers.fakes import event_body, ticket
 from workers import redrive
@@ -62,7 +62,7 @@ def test_command_line(
     queues: Redrive, monkeypatch: pytest.MonkeyPatch, argv: list[str], left: int, heading: str
 ) -> None:
     monkeypatch.delenv("SWITCHBOARD_STAGE", raising=False)
-    get_settings.cache_clear()
+    use_settings(None)
     output = io.StringIO()
     assert redrive.main(argv, console=Console(file=output, width=200)) == 0
     text = output.getvalue()

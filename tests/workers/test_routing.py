@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workers.routing as routing
-from agent.types import CustomerContext
+from datalayer.types import CustomerContext
 from tests.workers.fakes import FakePublisher, FakeRouter, FakeStore, event_body, sqs_record, ticket
 from workers.limits import MAX_RECEIVE_COUNT
 from workers.routing import Outcome, RoutingWorker, batch_response, parse_ticket

@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.types.entities import ExtractedEntities
-from agent.types.priority import PriorityAssessment
-from agent.types.troubleshooting import TroubleshootingPlan
+from datalayer.types.entities import ExtractedEntities
+from datalayer.types.priority import PriorityAssessment
+from datalayer.types.troubleshooting import TroubleshootingPlan
 
 
 class DecisionTier(StrEnum):
