@@ -1,14 +1,16 @@
-"""Chalice entry point: the REST API and the routing worker, composed from their blueprints.
+"""Chalice entry point: the REST API and the queue and scheduled workers, composed from their blueprints.
 
-Chalice requires this file (and ``.chalice/``) at the repository root; the code lives in
-``chalice_app/`` (REST) and ``workers/`` (queue consumers).
+Chalice requires this file (and ``.chalice/``) at the repository root; the code lives in ``chalice_app/`` (REST)
+and ``workers/`` (queue consumers and the stuck-ticket sweep). Nothing else imports ``chalice_app``.
 """
 
 from chalice import Chalice
 
 from chalice_app.api import api
 from workers.routing import worker
+from workers.sweep import sweeper
 
 app = Chalice(app_name="switchboard")
 app.register_blueprint(api)
 app.register_blueprint(worker)
+app.register_blueprint(sweeper)

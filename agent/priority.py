@@ -117,16 +117,27 @@ INFORMATIONAL_SIGNAL = _signal(
 
 @dataclass
 class _Assessment:
-    """Working state while the rules run; reasons accumulate in the order an agent should read them."""
+    """Working state while the rules run; reasons accumulate in the order an agent should read them.
+
+    ``decided_by`` is the reason of whichever step set the current level, so that the headline never contradicts
+    the level (a floor that lifted P1 to P0 decided it, not the score that said P1).
+    """
 
     level: PriorityLevel
+    decided_by: str
     reasons: list[str] = field(default_factory=list)
 
     def at_least(self, floor: PriorityLevel, reason: str) -> None:
         """Apply a floor and always record why: the rule is part of the explanation even when already met."""
         order = list(PriorityLevel)
-        self.level = order[min(order.index(self.level), order.index(floor))]
+        if order.index(floor) < order.index(self.level):
+            self.level, self.decided_by = floor, reason
         self.reasons.append(reason)
+
+    def raise_one_level(self, why: str) -> None:
+        self.level = self.level.raised()
+        self.decided_by = f"{why}: raised one level to {self.level}"
+        self.reasons.append(self.decided_by)
 
 
 @dataclass(frozen=True)
@@ -149,32 +160,50 @@ def assess_priority(
 
     ``now`` defaults to the current time; naive datetimes (here and in the ticket) are read as UTC, as the
     ``Ticket`` model does, so a result never depends on the host's time zone. Missing customer or service data
-    scores zero for that factor (and says so) rather than failing: priority must never block routing.
+    scores zero for that factor (and says so) rather than failing: priority must never block routing. When an
+    outage in the customer's area makes the ticket more urgent than it would otherwise be, a reason says so.
     """
-    config = taxonomy.priority
-    weights = config.weights
     age_hours = _age_hours(ticket.created_at, now)
-    vip, vip_reasons = _vip_factor(customer, config)
     severity = _severity(ticket.text, team, taxonomy)
+    factors, score, result = _assess(taxonomy.priority, customer, service, severity, age_hours)
+    if service is not None and service.health is not ServiceHealth.HEALTHY:
+        _, _, without = _assess(taxonomy.priority, customer, None, severity, age_hours)
+        if list(PriorityLevel).index(result.level) < list(PriorityLevel).index(without.level):
+            reason = f"{_outage_summary(service)} raised the priority from {without.level} to {result.level}"
+            result.decided_by = reason
+            result.reasons.append(reason)
+    return PriorityAssessment(
+        level=result.level, score=score, factors=factors, decided_by=result.decided_by, reasons=result.reasons
+    )
+
+
+def _assess(
+    config: PriorityConfig,
+    customer: CustomerContext | None,
+    service: ServiceStatus | None,
+    severity: _Severity,
+    age_hours: float,
+) -> tuple[PriorityFactors, float, _Assessment]:
+    """The weighted score, then the customer and urgency floors, then escalation by age."""
+    weights = config.weights
+    vip, vip_reasons = _vip_factor(customer, config)
     sla, sla_reasons = _sla_factor(customer, service, config)
     factors = PriorityFactors(
         vip=vip, severity=severity.factor, age=min(1.0, age_hours / config.age_full_hours), sla=sla
     )
     raw = weights.vip * vip + weights.severity * severity.factor + weights.age * factors.age + weights.sla * sla
     score = min(1.0, max(0.0, round(raw, SCORE_DECIMALS)))
-    result = _Assessment(level=_level_for(score, config.levels))
-    result.reasons.append(
-        f"Weighted score {score:.2f} → {result.level} (VIP {vip:.2f}, severity {severity.factor:.2f}, "
+    level = _level_for(score, config.levels)
+    headline = (
+        f"Weighted score {score:.2f} → {level} (VIP {vip:.2f}, severity {severity.factor:.2f}, "
         f"age {factors.age:.2f}, SLA/outage {sla:.2f})"
     )
+    result = _Assessment(level=level, decided_by=headline, reasons=[headline])
     result.reasons.extend([*vip_reasons, *severity.reasons, *sla_reasons])
     _apply_rules(result, customer, severity)
     if age_hours > config.escalate_after_hours:
-        result.level = result.level.raised()
-        result.reasons.append(
-            f"Open {age_hours:.1f} h (> {config.escalate_after_hours:g} h): raised one level to {result.level}"
-        )
-    return PriorityAssessment(level=result.level, score=score, factors=factors, reasons=result.reasons)
+        result.raise_one_level(f"Open {age_hours:.1f} h (> {config.escalate_after_hours:g} h)")
+    return factors, score, result
 
 
 def _apply_rules(result: _Assessment, customer: CustomerContext | None, severity: _Severity) -> None:
@@ -212,27 +241,29 @@ def _sla_factor(
 ) -> tuple[float, list[str]]:
     """The most pressing of: an outage or degradation in the network right now, and an enterprise SLA."""
     factor, reasons = 0.0, []
-    if service is not None and (service.active_outages or service.health is ServiceHealth.OUTAGE):
+    if service is not None and service.health is ServiceHealth.OUTAGE:
         factor = config.sla_factors.outage
-        reasons.append(_outage_reason(service))
+        reasons.append(_outage_summary(service))
     elif service is not None and service.health is ServiceHealth.DEGRADED:
         factor = config.sla_factors.degraded
-        reasons.append("Service degraded in the network")
+        reasons.append(_outage_summary(service))
     if customer is not None and customer.account_type is AccountType.ENTERPRISE:
         factor = max(factor, config.sla_factors.enterprise)
         reasons.append("Enterprise SLA applies")
     return factor, reasons
 
 
-def _outage_reason(service: ServiceStatus) -> str:
+def _outage_summary(service: ServiceStatus) -> str:
+    """``Active outage OUT-7 (internet in Springfield, 1,200 customers affected)``, or the health alone."""
     if not service.active_outages:
-        return "Network reports an outage"
+        return f"Network reports {'an outage' if service.health is ServiceHealth.OUTAGE else 'degraded service'}"
     parts = []
     for outage in service.active_outages:
-        where = f" in {outage.region}" if outage.region else ""
         count = f", {outage.customers_affected:,} customers affected" if outage.customers_affected else ""
-        parts.append(f"{outage.outage_id} ({outage.service}{where}{count})")
-    return f"Active outage: {'; '.join(parts)}"
+        kind = "" if outage.impact is ServiceHealth.OUTAGE else "degraded "
+        parts.append(f"{outage.outage_id} ({kind}{outage.service} {outage.where}{count})")
+    noun = "Active outage" if len(parts) == 1 else "Active outages"
+    return f"{noun}: {'; '.join(parts)}"
 
 
 def _baseline(team: str, taxonomy: Taxonomy) -> tuple[str, list[str]]:

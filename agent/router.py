@@ -112,7 +112,7 @@ class Router:
         others = [c for c in classification.categories if c != category]
         if others:
             reasoning.append("Also raises: " + ", ".join(others) + " (several issues in one ticket).")
-        reasoning.append(f"Priority {priority.level}: " + priority.reasons[0])
+        reasoning.append(f"Priority {priority.level}: {priority.decided_by}")
         if not entities.is_empty():
             found = {k: v for k, v in entities.model_dump().items() if v}
             reasoning.append("Found " + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in found.items()) + ".")

@@ -21,7 +21,6 @@ import argparse
 import ipaddress
 import json
 import logging
-import os
 import statistics
 import threading
 import time
@@ -32,14 +31,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chalice_app.store import TicketStore
+from datalayer import aws
 from datalayer.settings import Settings, get_settings, use_settings
+from datalayer.tickets import TicketStore
 from infra import logs
 from infra.local import LocalStack, StackOptions
 from infra.observe import Observer, observe
@@ -151,9 +150,7 @@ def measure_moto_ceiling(settings: Settings, count: int, threads: int = 1) -> fl
 
     One putting thread by default: moto runs under this process's GIL, and more threads measure contention.
     """
-    session = boto3.session.Session()
-    sqs = session.client("sqs", region_name=settings.region)
-    events = session.client("events", region_name=settings.region)
+    sqs, events = aws.client("sqs", settings), aws.client("events", settings)
     name = f"bench-probe-{int(time.time())}"
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -254,10 +251,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
     if args.api_url:
         api_url, api_key = _loopback_only(args.api_url), args.api_key
         endpoint = _loopback_only(args.endpoint_url)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        use_settings(None)
+        use_settings(get_settings().derive(endpoint_url=endpoint))
     else:
         with console.status("starting a local stack…"):
             stack = LocalStack(StackOptions(port=0, workers=args.workers, keyword_router=args.keyword_router,

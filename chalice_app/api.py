@@ -1,4 +1,4 @@
-"""The REST API (issue 3) as a Chalice blueprint; ``app.py`` composes it with the routing worker.
+"""The REST API as a Chalice blueprint; ``app.py`` composes it with the workers.
 
 Routes only translate HTTP to store and publisher calls and back: input rules live in ``parsing``,
 wire formats in ``models``, errors and their rendering in ``errors`` and ``middleware``, and the
@@ -7,18 +7,13 @@ dependencies come from ``deps`` so tests can swap them.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger
-from chalice import Blueprint, Rate, Response
-from chalice.app import CloudWatchEvent
+from chalice import Blueprint, Response
 
 from chalice_app import deps
-from chalice_app.cursor import InvalidCursorError
 from chalice_app.errors import ConflictError, InvalidQueryError, NotFoundError, ServiceUnavailableError
-from chalice_app.events import PublishError
 from chalice_app.health import OK
 from chalice_app.middleware import error_boundary
 from chalice_app.models import (
@@ -32,13 +27,11 @@ from chalice_app.models import (
 )
 from chalice_app.openapi import openapi_document
 from chalice_app.parsing import parse_list_query, parse_ticket
-from chalice_app.records import TicketRecord, payload_hash
-from chalice_app.store import StoreError
-from chalice_app.sweep import republish_stuck
+from datalayer.cursor import InvalidCursorError
+from datalayer.errors import PublishError, StoreError
+from datalayer.records import TicketRecord, payload_hash
 from datalayer.settings import get_settings
 from datalayer.types import Ticket
-
-logger = Logger(service="switchboard-api")
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 """Routes served without an API key: load balancers and monitors probe /health, clients fetch the spec."""
@@ -136,10 +129,3 @@ def health() -> Response:
 def openapi() -> dict[str, Any]:
     """This API's OpenAPI 3.1 document."""
     return openapi_document()
-
-
-@api.schedule(Rate(1, unit=Rate.MINUTES), description="Republish tickets stuck in received")
-def sweep_stuck_tickets(event: CloudWatchEvent) -> None:
-    """Scheduled entry point of ``chalice_app.sweep.republish_stuck`` (rate fixed at deploy time)."""
-    report = republish_stuck()
-    logger.info("sweep finished", extra=asdict(report))

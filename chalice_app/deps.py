@@ -1,8 +1,10 @@
-"""Process-wide dependencies of the API, built on first use and replaceable by tests.
+"""Process-wide dependencies of the API, built on first use for the current settings, and replaceable by tests.
 
-Lambda reuses a process across invocations, so boto clients are built once per container rather than
-per request, and only when a route first needs them (``GET /openapi.json`` never does). Tests swap an
-instance in with ``override`` (e.g. a publisher whose put_events fails) and restore with ``reset_all``.
+Lambda reuses a process across invocations, so boto clients are built once per container rather than per
+request, and only when a route first needs them (``GET /openapi.json`` never does). A dependency is rebuilt when
+the process's settings object changes (``datalayer.settings.use_settings``, as the local stack does), so nothing
+outside the API has to know these exist. Tests swap an instance in with ``override`` and restore with
+``reset_all``.
 """
 
 from __future__ import annotations
@@ -10,39 +12,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from chalice_app.events import EventPublisher
 from chalice_app.health import HealthCheck
-from chalice_app.store import TicketStore
-from datalayer.settings import get_settings
+from datalayer.publisher import EventPublisher
+from datalayer.settings import Settings, get_settings
+from datalayer.tickets import TicketStore
 
 T = TypeVar("T")
 
 
 class Provider(Generic[T]):
-    """A lazily built singleton with a seam for tests."""
+    """A lazily built singleton per settings object, with a seam for tests."""
 
-    def __init__(self, factory: Callable[[], T]) -> None:
+    def __init__(self, factory: Callable[[Settings], T]) -> None:
         self._factory = factory
         self._instance: T | None = None
+        self._built_for: Settings | None = None
+        self._overridden = False
 
     def get(self) -> T:
-        if self._instance is None:
-            self._instance = self._factory()
+        settings = get_settings()
+        if self._instance is None or (not self._overridden and self._built_for is not settings):
+            self._instance, self._built_for = self._factory(settings), settings
         return self._instance
 
     def override(self, instance: T) -> None:
-        self._instance = instance
+        self._instance, self._overridden = instance, True
 
     def reset(self) -> None:
-        self._instance = None
+        self._instance, self._built_for, self._overridden = None, None, False
 
 
-store: Provider[TicketStore] = Provider(lambda: TicketStore(get_settings()))
-publisher: Provider[EventPublisher] = Provider(lambda: EventPublisher(get_settings()))
-health: Provider[HealthCheck] = Provider(lambda: HealthCheck(get_settings()))
+store: Provider[TicketStore] = Provider(TicketStore)
+publisher: Provider[EventPublisher] = Provider(EventPublisher)
+health: Provider[HealthCheck] = Provider(HealthCheck)
 
 
 def reset_all() -> None:
-    """Forget every instance, e.g. after the settings or the mocked AWS account changed."""
+    """Forget every instance and override."""
     for provider in (store, publisher, health):
         provider.reset()

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalice_app import aws
+from datalayer import aws
 from datalayer.settings import Settings
 
 OK = "ok"

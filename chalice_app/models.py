@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from chalice_app.records import TicketRecord, TicketStatus, TicketSummary
+from datalayer.records import TicketRecord, TicketStatus, TicketSummary
 from datalayer.types import RoutingDecision, Ticket
 
 _TICKET_ID = TypeAdapter(Annotated[str, *Ticket.model_fields["ticket_id"].metadata])

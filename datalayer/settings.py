@@ -13,12 +13,14 @@ list, ...); the region and the endpoint also honour AWS's own ``AWS_REGION``/``A
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from datalayer.errors import SettingsError
 
@@ -32,6 +34,19 @@ _SUFFIX = {
     "routing_queue": "routing",
     "routing_dlq": "routing-dlq",
 }
+
+
+_reading_the_environment: ContextVar[bool] = ContextVar("reading_the_environment", default=True)
+
+
+@contextmanager
+def _given_values_only() -> Iterator[None]:
+    """Build settings from explicit values alone, not from this process's environment."""
+    token = _reading_the_environment.set(False)
+    try:
+        yield
+    finally:
+        _reading_the_environment.reset(token)
 
 
 class RoutingPolicy(StrEnum):
@@ -98,6 +113,18 @@ class Settings(BaseSettings):
     encoder_threads: int = Field(default=1, ge=0)
     """onnxruntime threads of the sentence encoder: 1 as on Lambda; 0 lets it use every core (training)."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Values given to the constructor, then the environment (unless built from a given environment)."""
+        return (init_settings, env_settings) if _reading_the_environment.get() else (init_settings,)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -127,8 +154,13 @@ class Settings(BaseSettings):
                 if name in environment:
                     values[field_name] = environment[name]
                     break
+        return cls._from_values(values)
+
+    @classmethod
+    def _from_values(cls, values: Mapping[str, Any]) -> Settings:
         try:
-            return cls.model_validate(values)
+            with _given_values_only():
+                return cls(**values)
         except ValidationError as exc:
             raise SettingsError(_one_line(exc)) from exc
 
@@ -137,10 +169,7 @@ class Settings(BaseSettings):
         values = self.model_dump()
         if "stage" in changes:
             values.update({name: "" for name in RESOURCES})
-        try:
-            return Settings.model_validate({**values, **changes})
-        except ValidationError as exc:
-            raise SettingsError(_one_line(exc)) from exc
+        return self._from_values({**values, **changes})
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -2,7 +2,7 @@
 
 One process tree: a moto server process on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge and SQS; every
 resource is created from ``infra.resources``; the Chalice app serves the REST API through Chalice's local
-server; a fleet of pollers (``workers.poller``) plays Lambda's SQS event source mapping and invokes the real
+server; a fleet of pollers (``infra.poller``) plays Lambda's SQS event source mapping and invokes the real
 worker handler; a thread runs the stuck-ticket sweep the way the scheduled Lambda would. Ctrl-C or SIGTERM
 stops it all, in the reverse order.
 
@@ -17,7 +17,6 @@ import argparse
 import importlib
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -38,24 +37,20 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from agent.router import Router
-from chalice_app import deps
-from chalice_app.events import EventPublisher
-from chalice_app.store import TicketStore
-from chalice_app.sweep import republish_stuck
+from datalayer import aws
 from datalayer.settings import Settings, get_settings, use_settings
 from infra import logs
+from infra.poller import SqsEventSourceMapping, find_sqs_handler
 from infra.resources import Provisioned, provision, seed_customers
 from workers import routing
 from workers.limits import VISIBILITY_TIMEOUT_SECONDS
-from workers.poller import SqsEventSourceMapping, find_sqs_handler
+from workers.sweep import sweep_with_settings
 
 log = logging.getLogger("switchboard.local")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 DEV_API_KEY = "local-dev-key"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 DEFAULT_SWEEP_EVERY_S = 30.0
 
 
@@ -72,20 +67,14 @@ class StackOptions:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the stack's lifetime and restore the old ones, so tests do not leak AWS_ENDPOINT_URL."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    use_settings(None)
+def _process_settings(settings: Settings) -> Iterator[None]:
+    """Make ``settings`` the process's settings for the stack's lifetime, then restore what was there."""
+    previous = get_settings()
+    use_settings(settings)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        use_settings(None)
+        use_settings(previous)
 
 
 class _Sweeper(threading.Thread):
@@ -178,28 +167,20 @@ class LocalStack:
     def _start(self, running: ExitStack) -> None:
         self.moto_endpoint = _start_moto(running)
 
-        running.enter_context(
-            _environment(
-                {
-                    "AWS_ENDPOINT_URL": self.moto_endpoint,
-                    "AWS_DEFAULT_REGION": self.options.region,
-                    "SWITCHBOARD_API_KEYS": os.environ.get("SWITCHBOARD_API_KEYS") or DEV_API_KEY,
-                    **DUMMY_CREDENTIALS,
-                }
-            )
+        base = get_settings()
+        self.settings = settings = base.derive(
+            endpoint_url=self.moto_endpoint,
+            region=self.options.region,
+            api_keys=base.api_keys or (DEV_API_KEY,),
+            model_dir="keyword" if self.options.keyword_router else base.model_dir,
         )
-        deps.reset_all()  # the API's clients must be built against moto, not whatever a previous user left
-        running.callback(deps.reset_all)
-        self.settings = settings = get_settings()
+        running.enter_context(_process_settings(settings))
         self.provisioned = provision(settings, visibility_timeout_s=self.options.visibility_timeout_s)
         seed_customers(settings)
 
         app_module = importlib.import_module("app")
-        if self.options.keyword_router:
-            routing.use_worker_factory(
-                lambda: routing.RoutingWorker(Router.load("keyword"), TicketStore(settings), EventPublisher(settings))
-            )
-            running.callback(routing.use_worker_factory, routing.build_default_worker)
+        routing.use_worker_factory(lambda: routing.build_default_worker(settings))
+        running.callback(routing.use_worker_factory, routing.build_default_worker)
         routing.current_worker()  # load the model now: a broken artifact should stop the start, not the first ticket
 
         server = _api_server(app_module, settings, self.options.host, self.options.port)
@@ -215,6 +196,7 @@ class LocalStack:
             queue_arn=self.provisioned.routing_queue_arn,
             region=settings.region,
             concurrency=self.options.workers,
+            sqs_client=lambda: aws.client("sqs", settings),
         ).start()
         running.callback(_quietly, self.mapping.stop)
 
@@ -255,7 +237,7 @@ def _api_server(app_module: ModuleType, settings: Settings, host: str, port: int
 
 
 def _sweep(settings: Settings) -> None:
-    report = republish_stuck(settings=settings)
+    report = sweep_with_settings(settings)
     if report.republished or report.given_up or report.stopped_on_error:
         log.warning("sweep: %s", report)
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
+from datalayer import aws
 from datalayer.settings import Settings
 from infra.resources import queue_policy
 
@@ -50,12 +49,10 @@ class Observer:
 
 
 def observe(
-    settings: Settings, detail_type: str, name: str, *, session: boto3.session.Session | None = None
+    settings: Settings, detail_type: str, name: str
 ) -> Observer:
     """Subscribe a fresh queue called ``name`` to ``detail_type`` events of the stage's bus."""
-    session = session or boto3.session.Session()
-    sqs = session.client("sqs", region_name=settings.region)
-    events = session.client("events", region_name=settings.region)
+    sqs, events = aws.client("sqs", settings), aws.client("events", settings)
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     rule_arn = events.put_rule(

@@ -22,8 +22,8 @@ from datalayer.settings import Settings
 from infra.template import patch_file
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_PACKAGES = ("agent", "chalice_app", "workers")
-LOCAL_ONLY = frozenset({"workers/poller.py", "workers/redrive.py"})
+SHIPPED_PACKAGES = ("agent", "chalice_app", "datalayer", "workers")
+LOCAL_ONLY = frozenset({"workers/redrive.py"})
 """Command-line and local-stack modules: they import rich and chalice.local, which Lambda does not have."""
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
 

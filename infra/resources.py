@@ -1,9 +1,10 @@
 """The one definition of every AWS resource Switchboard needs, and how to create them through boto3.
 
-Two consumers read these definitions: ``provision`` (below) creates them against moto, in-process under
-``mock_aws`` or through a moto server named by ``AWS_ENDPOINT_URL``; ``infra.template`` turns the same objects
-into CloudFormation for AWS. Nothing else spells a key schema, an index or a queue setting, so the local stack
-and production cannot drift apart.
+Tables are laid out in ``datalayer.tables`` (the stores query by the same definitions) and the event names come
+from ``datalayer.events``; the bus, the rule and the queues are defined here. Two consumers read ``define``:
+``provision`` (below) creates the resources against moto, in-process under ``mock_aws`` or through a moto server
+(``settings.endpoint_url``); ``infra.template`` turns the same objects into CloudFormation for AWS. Nothing else
+spells a key schema, an index or a queue setting, so the local stack and production cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,40 +12,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from datalayer import aws
+from datalayer.customers import CustomerStore
+from datalayer.events import TICKET_RECEIVED
 from datalayer.settings import Settings
+from datalayer.tables import Table, all_tables
 from datalayer.types import AccountType, CustomerContext, Standing
 from workers.limits import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
 
-TICKET_RECEIVED = "TicketReceived"
-TICKET_ROUTED = "TicketRouted"
 ROUTING_TARGET_ID = "routing-queue"
 
 ROUTING_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 """The maximum SQS allows: on-call gets two weeks to look at a poisoned ticket before it is gone."""
-
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    hash_key: str
-    range_key: str
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    hash_key: str
-    attributes: Mapping[str, str]
-    """Every key attribute of the table and its indexes, with its DynamoDB type."""
-    indexes: tuple[Index, ...] = ()
-    ttl_attribute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,16 +53,11 @@ class Rule:
 class Stack:
     """Every resource of one stage, in the order ``provision`` creates them."""
 
-    tickets: Table
-    customers: Table
+    tables: tuple[Table, ...]
     event_bus: str
     routing_dlq: Queue
     routing_queue: Queue
     ticket_received_rule: Rule
-
-    @property
-    def tables(self) -> tuple[Table, ...]:
-        return (self.tickets, self.customers)
 
 
 def define(settings: Settings, *, visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS) -> Stack:
@@ -86,27 +66,6 @@ def define(settings: Settings, *, visibility_timeout_s: int = VISIBILITY_TIMEOUT
     ``visibility_timeout_s`` exists for tests that watch a message fail five times: with the production value
     that takes fifteen minutes. Everything else must stay as defined.
     """
-    tickets = Table(
-        name=settings.tickets_table,
-        hash_key="ticket_id",
-        attributes={
-            "ticket_id": "S",
-            "customer_id": "S",
-            "received_at": "S",
-            "team": "S",
-            "sync_status": "S",
-            "updated_at": "S",
-            "status": "S",
-        },
-        indexes=(
-            Index("by_customer", "customer_id", "received_at"),
-            Index("by_team", "team", "received_at"),
-            Index("by_sync_status", "sync_status", "updated_at"),
-            Index("by_status", "status", "received_at"),
-        ),
-        ttl_attribute="expires_at",
-    )
-    customers = Table(name=settings.customers_table, hash_key="customer_id", attributes={"customer_id": "S"})
     dlq = Queue(name=settings.routing_dlq, visibility_timeout_s=visibility_timeout_s, retention_s=DLQ_RETENTION_SECONDS)
     routing = Queue(
         name=settings.routing_queue,
@@ -120,7 +79,7 @@ def define(settings: Settings, *, visibility_timeout_s: int = VISIBILITY_TIMEOUT
         event_pattern={"source": [settings.event_source], "detail-type": [TICKET_RECEIVED]},
         target_queue=routing.name,
     )
-    return Stack(tickets, customers, settings.event_bus, dlq, routing, rule)
+    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,6 +93,8 @@ def create_table_request(table: Table) -> dict[str, Any]:
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in table.attributes.items()],
         "KeySchema": [{"AttributeName": table.hash_key, "KeyType": "HASH"}],
     }
+    if table.range_key:
+        request["KeySchema"].append({"AttributeName": table.range_key, "KeyType": "RANGE"})
     if table.indexes:
         request["GlobalSecondaryIndexes"] = [
             {
@@ -201,11 +162,8 @@ def provision(
     visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS,
 ) -> Provisioned:
     """Create (or converge) every resource of the stage; safe to run any number of times."""
-    session = session or boto3.session.Session()
     stack = define(settings, visibility_timeout_s=visibility_timeout_s)
-    dynamodb = session.client("dynamodb", region_name=settings.region)
-    sqs = session.client("sqs", region_name=settings.region)
-    events = session.client("events", region_name=settings.region)
+    dynamodb, sqs, events = (_client(session, name, settings) for name in ("dynamodb", "sqs", "events"))
 
     for table in stack.tables:
         _ensure_table(dynamodb, table)
@@ -226,6 +184,13 @@ def provision(
 
     events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[{"Id": ROUTING_TARGET_ID, "Arn": queue_arn}])
     return Provisioned(queue_url, queue_arn, dlq_url, dlq_arn, rule_arn)
+
+
+def _client(session: Any, service: str, settings: Settings) -> Any:
+    """A client from ``session`` when given (tests pass one), else the data layer's for ``settings``."""
+    if session is not None:
+        return session.client(service, region_name=settings.region)
+    return aws.client(service, settings)
 
 
 def _ensure_table(dynamodb: Any, table: Table) -> None:
@@ -259,50 +224,35 @@ def _ensure_queue(sqs: Any, queue: Queue, *, dead_letter_arn: str | None) -> tup
 SAMPLE_CUSTOMERS: tuple[CustomerContext, ...] = (
     CustomerContext(
         customer_id="CUST-ENT-0001", vip=True, account_type=AccountType.ENTERPRISE, plan="Enterprise Fiber 10G",
-        lifetime_value=1_250_000.0,
+        region="Los Angeles", lifetime_value=1_250_000.0,
     ),
     CustomerContext(
         customer_id="CUST-ENT-0002", vip=False, account_type=AccountType.ENTERPRISE, plan="Enterprise Fiber 1G",
-        standing=Standing.PAST_DUE, lifetime_value=310_000.0,
+        region="Chicago", standing=Standing.PAST_DUE, lifetime_value=310_000.0,
     ),
     CustomerContext(
         customer_id="CUST-BIZ-0001", vip=True, account_type=AccountType.BUSINESS, plan="Business Pro 500",
-        lifetime_value=48_000.0,
+        region="Chicago", lifetime_value=48_000.0,
     ),
     CustomerContext(
         customer_id="CUST-BIZ-0002", vip=False, account_type=AccountType.BUSINESS, plan="Business Essentials 200",
-        lifetime_value=9_600.0,
+        region="Springfield", lifetime_value=9_600.0,
     ),
     CustomerContext(
         customer_id="CUST-CON-0001", vip=True, account_type=AccountType.CONSUMER, plan="Gigabit Home + TV",
-        lifetime_value=7_800.0,
+        region="Los Angeles", lifetime_value=7_800.0,
     ),
     CustomerContext(
         customer_id="CUST-CON-0002", vip=False, account_type=AccountType.CONSUMER, plan="Home Internet 300",
-        lifetime_value=1_450.0,
+        region="Springfield", lifetime_value=1_450.0,
     ),
     CustomerContext(
         customer_id="CUST-CON-0003", vip=False, account_type=AccountType.CONSUMER, plan="Mobile Unlimited",
-        standing=Standing.SUSPENDED, lifetime_value=620.0,
+        region="Los Angeles", standing=Standing.SUSPENDED, lifetime_value=620.0,
     ),
 )
 
 
-def customer_item(customer: CustomerContext) -> dict[str, Any]:
-    """A customer as a DynamoDB item: one attribute per CustomerContext field (floats as Decimal)."""
-    return json.loads(customer.model_dump_json(), parse_float=Decimal)
-
-
-def seed_customers(
-    settings: Settings,
-    *,
-    session: boto3.session.Session | None = None,
-    customers: tuple[CustomerContext, ...] = SAMPLE_CUSTOMERS,
-) -> int:
+def seed_customers(settings: Settings, *, dynamodb_resource: Any = None) -> int:
     """Write the sample customers (VIP and not, every account type) so that priorities differ in demos."""
-    session = session or boto3.session.Session()
-    table = session.resource("dynamodb", region_name=settings.region).Table(settings.customers_table)
-    with table.batch_writer(overwrite_by_pkeys=["customer_id"]) as batch:
-        for customer in customers:
-            batch.put_item(Item=customer_item(customer))
-    return len(customers)
+    return CustomerStore(settings, dynamodb_resource).put_many(SAMPLE_CUSTOMERS)

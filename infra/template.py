@@ -18,19 +18,10 @@ import json
 from typing import Any
 
 from datalayer.settings import Settings
-from infra.resources import (
-    ROUTING_TARGET_ID,
-    Queue,
-    Stack,
-    Table,
-    create_table_request,
-    define,
-    queue_policy,
-)
+from datalayer.tables import Table
+from infra.resources import ROUTING_TARGET_ID, Queue, Stack, create_table_request, define, queue_policy
 from workers.limits import WORKER_TIMEOUT_SECONDS
 
-TICKETS_TABLE = "TicketsTable"
-CUSTOMERS_TABLE = "CustomersTable"
 EVENT_BUS = "EventBus"
 TICKET_RECEIVED_RULE = "TicketReceivedRule"
 ROUTING_QUEUE = "RoutingQueue"
@@ -50,6 +41,11 @@ TABLE_ACTIONS = [
 
 class TemplateError(Exception):
     """The packaged template cannot be deployed safely (the message says what to fix)."""
+
+
+def table_logical_id(table: Table) -> str:
+    """``tickets`` → ``TicketsTable``, ``service_status`` → ``ServiceStatusTable``."""
+    return "".join(part.capitalize() for part in table.id.split("_")) + "Table"
 
 
 def _arn(logical_id: str) -> dict[str, Any]:
@@ -87,8 +83,7 @@ def data_plane_resources(stack: Stack) -> dict[str, Any]:
     """The CloudFormation resources of ``stack``, keyed by logical id."""
     rule = stack.ticket_received_rule
     return {
-        TICKETS_TABLE: _table(stack.tickets),
-        CUSTOMERS_TABLE: _table(stack.customers),
+        **{table_logical_id(table): _table(table) for table in stack.tables},
         EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": stack.event_bus}},
         ROUTING_DLQ: _queue(stack.routing_dlq, None),
         ROUTING_QUEUE: _queue(stack.routing_queue, ROUTING_DLQ),
@@ -115,10 +110,10 @@ def data_plane_resources(stack: Stack) -> dict[str, Any]:
     }
 
 
-def data_plane_policy() -> dict[str, Any]:
+def data_plane_policy(stack: Stack) -> dict[str, Any]:
     """What the API, the sweep and the worker do to tables and bus, and nothing more."""
     table_arns: list[Any] = []
-    for logical_id in (TICKETS_TABLE, CUSTOMERS_TABLE):
+    for logical_id in (table_logical_id(table) for table in stack.tables):
         table_arns += [_arn(logical_id), {"Fn::Sub": f"${{{logical_id}.Arn}}/index/*"}]
     return {
         "PolicyName": DATA_PLANE_POLICY,
@@ -182,11 +177,11 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
     if not roles:
         raise TemplateError("no IAM role in the template: set autogen_policy or add the data-plane policy by hand")
     for role in roles:
-        role["Properties"].setdefault("Policies", []).append(data_plane_policy())
+        role["Properties"].setdefault("Policies", []).append(data_plane_policy(stack))
 
     template.setdefault("Outputs", {}).update(
         {
-            "TicketsTableName": {"Value": {"Ref": TICKETS_TABLE}},
+            **{f"{table_logical_id(t)}Name": {"Value": {"Ref": table_logical_id(t)}} for t in stack.tables},
             "EventBusName": {"Value": {"Ref": EVENT_BUS}},
             "RoutingQueueUrl": {"Value": {"Ref": ROUTING_QUEUE}},
             "RoutingDeadLetterQueueUrl": {"Value": {"Ref": ROUTING_DLQ}},

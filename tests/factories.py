@@ -46,7 +46,10 @@ def make_decision(
         requires_manual_review=requires_manual_review,
         review_reasons=["low confidence"] if requires_manual_review else [],
         priority=PriorityAssessment(
-            level=priority, score=0.5, factors=PriorityFactors(vip=0.0, severity=0.5, age=0.0, sla=0.5)
+            level=priority,
+            score=0.5,
+            factors=PriorityFactors(vip=0.0, severity=0.5, age=0.0, sla=0.5),
+            decided_by="factory",
         ),
         entities=ExtractedEntities(),
         troubleshooting=TroubleshootingPlan(),

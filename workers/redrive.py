@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from datalayer import aws
 from datalayer.settings import Settings, get_settings
 
 HOLD_SECONDS = 60
@@ -78,8 +78,8 @@ class Redrive:
         self.target_url = target_url
 
     @classmethod
-    def for_settings(cls, settings: Settings, session: boto3.session.Session | None = None) -> Redrive:
-        sqs = (session or boto3.session.Session()).client("sqs", region_name=settings.region)
+    def for_settings(cls, settings: Settings) -> Redrive:
+        sqs = aws.client("sqs", settings)
         dlq_url = sqs.get_queue_url(QueueName=settings.routing_dlq)["QueueUrl"]
         return cls(sqs, dlq_url, sqs.get_queue_url(QueueName=settings.routing_queue)["QueueUrl"])
 

@@ -8,15 +8,19 @@ so the worker is built around three rules:
 * the decision write is conditional (``TicketStore.record_decision``): when two deliveries race, one wins and
   the other emits nothing;
 * ``routed_event_sent`` is set only after TicketRouted was accepted, so a crash between the write and the emit is
-  repaired by the redelivery, which finds the decision stored and only emits.
+  repaired by the redelivery, which finds the decision stored and only emits. The writer has the worker's timeout
+  to announce (after it Lambda has killed it); a delivery that finds an unannounced decision inside that time is
+  a concurrent duplicate, and leaves its message for later instead of announcing the ticket twice.
 
-The logic is the plain class ``RoutingWorker`` with its router, store and publisher injected; the Chalice
+Every decision is made with what the data layer knows about the ticket's context: the customer's record and the
+outages active where they are served (``ServiceStatusStore``), which raise priority and are named in the reasons.
+
+The logic is the plain class ``RoutingWorker`` with its router, stores and publisher injected; the Chalice
 handler only adapts the Lambda event to it.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,14 +31,16 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from chalice import Blueprint
 from chalice.app import SQSEvent
-from pydantic import ValidationError
 
-from chalice_app.events import EventPublisher
-from chalice_app.records import TicketStatus
-from chalice_app.store import TicketStore
-from datalayer.settings import get_settings
+from datalayer.customers import CustomerStore
+from datalayer.events import EventFormatError, TicketReceivedDetail, parse_envelope
+from datalayer.publisher import EventPublisher
+from datalayer.records import TicketStatus
+from datalayer.service_status import ServiceStatusStore
+from datalayer.settings import Settings, get_settings
+from datalayer.tickets import TicketStore
 from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
-from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT
+from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
 worker = Blueprint(__name__)
@@ -50,7 +56,7 @@ class TicketRouter(Protocol):
 
 
 class StoredTicket(Protocol):
-    """The part of ``chalice_app.records.TicketRecord`` the worker reads."""
+    """The part of ``datalayer.records.TicketRecord`` the worker reads."""
 
     @property
     def status(self) -> str: ...
@@ -63,17 +69,27 @@ class StoredTicket(Protocol):
 
 
 class Store(Protocol):
-    """The part of ``chalice_app.store.TicketStore`` the worker uses."""
+    """The part of ``datalayer.tickets.TicketStore`` the worker uses."""
 
     def get(self, ticket_id: str) -> StoredTicket | None: ...
 
-    def get_customer(self, customer_id: str) -> CustomerContext | None: ...
+    def record_decision(
+        self, ticket_id: str, decision: RoutingDecision, status: str, *, announce_within_s: int
+    ) -> bool: ...
 
-    def record_decision(self, ticket_id: str, decision: RoutingDecision, status: str) -> bool: ...
+    def claim_announcement(self, ticket_id: str, *, announce_within_s: int) -> bool: ...
 
     def mark_routed_event_sent(self, ticket_id: str) -> None: ...
 
     def mark_failed(self, ticket_id: str, reason: str) -> bool: ...
+
+
+class Customers(Protocol):
+    def get(self, customer_id: str) -> CustomerContext | None: ...
+
+
+class ServiceStatusSource(Protocol):
+    def status_for(self, customer: CustomerContext | None) -> ServiceStatus: ...
 
 
 class Publisher(Protocol):
@@ -90,6 +106,10 @@ class PoisonMessage(Exception):
 
 class TicketNotStored(Exception):
     """The event arrived but the ticket's row is not readable yet; retrying is the right answer."""
+
+
+class AnnouncementInFlight(Exception):
+    """Another delivery stored this ticket's decision moments ago and is announcing it; retry to confirm."""
 
 
 class Outcome(StrEnum):
@@ -114,19 +134,11 @@ class RecordResult:
 
 
 def parse_ticket(body: str) -> Ticket:
-    """The ticket inside an EventBridge envelope (the SQS body is the whole event; moto ignores InputPath)."""
+    """The ticket inside a TicketReceived envelope; ``PoisonMessage`` for anything else."""
     try:
-        envelope = json.loads(body)
-        ticket_json = envelope["detail"]["ticket"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise PoisonMessage(f"not a TicketReceived event: {type(error).__name__}: {error}") from error
-    if envelope.get("detail-type") != "TicketReceived":
-        raise PoisonMessage(f"unexpected detail-type {envelope.get('detail-type')!r}")
-    try:
-        return Ticket.model_validate(ticket_json)
-    except ValidationError as error:
-        ticket_id = ticket_json.get("ticket_id") if isinstance(ticket_json, dict) else None
-        raise PoisonMessage(f"invalid ticket: {error}", ticket_id if isinstance(ticket_id, str) else None) from error
+        return parse_envelope(body, TicketReceivedDetail).ticket
+    except EventFormatError as error:
+        raise PoisonMessage(str(error), error.ticket_id) from error
 
 
 class RoutingWorker:
@@ -136,12 +148,16 @@ class RoutingWorker:
         self,
         router: TicketRouter,
         store: Store,
+        customers: Customers,
+        service_status: ServiceStatusSource,
         publisher: Publisher,
         *,
         max_receive_count: int = MAX_RECEIVE_COUNT,
     ) -> None:
         self.router = router
         self.store = store
+        self.customers = customers
+        self.service_status = service_status
         self.publisher = publisher
         self.max_receive_count = max_receive_count
 
@@ -179,14 +195,19 @@ class RoutingWorker:
         if stored.status in DECIDED:
             if stored.routed_event_sent:
                 return Outcome.DUPLICATE
+            if not self.store.claim_announcement(ticket.ticket_id, announce_within_s=WORKER_TIMEOUT_SECONDS):
+                raise AnnouncementInFlight(ticket.ticket_id)
             decision = RoutingDecision.model_validate(stored.decision)
             self._announce(ticket.ticket_id, decision, stored.status)
             return Outcome.EVENT_REPAIRED
 
         started = time.perf_counter()
-        decision = self.router.route(ticket, self.store.get_customer(ticket.customer_id))
+        customer = self.customers.get(ticket.customer_id)
+        decision = self.router.route(ticket, customer, self.service_status.status_for(customer))
         status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
-        if not self.store.record_decision(ticket.ticket_id, decision, status):
+        if not self.store.record_decision(
+            ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS
+        ):
             return Outcome.DUPLICATE
         self._announce(ticket.ticket_id, decision, status)
         logger.info(
@@ -213,6 +234,8 @@ class RoutingWorker:
         fields = {"ticket_id": ticket_id, "message_id": message_id, "receive_count": receive_count, "reason": reason}
         if isinstance(error, PoisonMessage):
             logger.error("poison message", extra=fields)
+        elif isinstance(error, AnnouncementInFlight):
+            logger.info("duplicate delivery while the decision is being announced; retried later", extra=fields)
         else:
             logger.exception("ticket failed", extra=fields)
         if not (last and ticket_id):
@@ -233,16 +256,24 @@ def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, 
 # the worker of this process
 
 
-def build_default_worker() -> RoutingWorker:
-    """The production wiring.
+def build_default_worker(settings: Settings | None = None, router: TicketRouter | None = None) -> RoutingWorker:
+    """The production wiring (``router`` replaces the model's, for tests).
 
     The router is imported here, not at the top, because ``app.py`` imports this module in the API Lambda as
     well, and the API must not pay for loading the model at cold start.
     """
-    from agent.router import Router
+    settings = settings or get_settings()
+    if router is None:
+        from agent.router import Router
 
-    settings = get_settings()
-    return RoutingWorker(Router.load(), TicketStore(settings), EventPublisher(settings))
+        router = Router.load(settings=settings)
+    return RoutingWorker(
+        router,
+        TicketStore(settings),
+        CustomerStore(settings),
+        ServiceStatusStore(settings),
+        EventPublisher(settings),
+    )
 
 
 class _WorkerCache(threading.local):

@@ -12,12 +12,14 @@ objects travel over REST, through SQS messages and into DynamoDB.
 from datalayer.types.customer import AccountType, CustomerContext, Standing
 from datalayer.types.decision import DecisionTier, RoutingDecision, TeamScore
 from datalayer.types.entities import ExtractedEntities, MoneyAmount
+from datalayer.types.history import PastTicket
 from datalayer.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
-from datalayer.types.service import Outage, ServiceHealth, ServiceStatus
+from datalayer.types.service import EVERYWHERE, Outage, ServiceHealth, ServiceStatus
 from datalayer.types.ticket import Channel, Ticket
 from datalayer.types.troubleshooting import ArticleRef, TroubleshootingPlan, TroubleshootingStep
 
 __all__ = [
+    "EVERYWHERE",
     "AccountType",
     "ArticleRef",
     "Channel",
@@ -26,6 +28,7 @@ __all__ = [
     "ExtractedEntities",
     "MoneyAmount",
     "Outage",
+    "PastTicket",
     "PriorityAssessment",
     "PriorityFactors",
     "PriorityLevel",

@@ -29,4 +29,5 @@ class CustomerContext(BaseModel):
     account_type: AccountType = AccountType.CONSUMER
     plan: str = ""
     standing: Standing = Standing.GOOD
+    region: str = Field(default="", max_length=64, description="Service area, matched against outages' regions.")
     lifetime_value: float = Field(default=0.0, ge=0)

@@ -36,4 +36,5 @@ class PriorityAssessment(BaseModel):
     level: PriorityLevel
     score: float = Field(ge=0, le=1)
     factors: PriorityFactors
+    decided_by: str = Field(description="The reason of the rule that set the level (score, floor, age or outage).")
     reasons: list[str] = Field(default_factory=list)

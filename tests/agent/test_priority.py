@@ -167,6 +167,33 @@ def test_active_outage_sets_sla_factor_and_names_the_outage():
     assert mentions(result, "OUT-7 (internet in Springfield, 1,200 customers affected)")
 
 
+def test_an_outage_that_raises_the_level_says_so():
+    springfield = Outage(outage_id="OUT-7", region="Springfield", customers_affected=1200)
+    without = assess("Internet keeps dropping.", NETWORK)
+    result = assess("Internet keeps dropping.", NETWORK, service=ServiceStatus(active_outages=[springfield]))
+
+    assert (without.level, result.level) == (PriorityLevel.P3, PriorityLevel.P2)
+    expected = (
+        "Active outage: OUT-7 (internet in Springfield, 1,200 customers affected) raised the priority from P3 to P2"
+    )
+    assert result.decided_by == expected and expected in result.reasons
+
+
+def test_an_outage_that_changes_nothing_is_not_said_to_have_raised_anything():
+    """An enterprise customer already carries the full SLA factor: the outage is listed, not credited."""
+    nationwide = ServiceStatus(active_outages=[Outage(outage_id="OUT-8")])
+    result = assess(customer=customer(account_type=AccountType.ENTERPRISE), service=nationwide)
+    assert mentions(result, "OUT-8 (internet nationwide)")
+    assert not mentions(result, "raised the priority")
+
+
+def test_a_degraded_service_counts_less_than_an_outage():
+    degraded = Outage(outage_id="OUT-9", region="Chicago", impact=ServiceHealth.DEGRADED)
+    result = assess("Internet keeps dropping.", NETWORK, service=ServiceStatus(active_outages=[degraded]))
+    assert result.factors.sla == 0.5
+    assert mentions(result, "OUT-9 (degraded internet in Chicago)")
+
+
 @pytest.mark.parametrize(
     ("health", "factor"), [(ServiceHealth.HEALTHY, 0.0), (ServiceHealth.DEGRADED, 0.5), (ServiceHealth.OUTAGE, 1.0)]
 )
@@ -278,6 +305,19 @@ def test_vip_with_critical_issue_is_p0():
     assert result.score == pytest.approx(0.7)  # P1 by score
     assert result.level is PriorityLevel.P0
     assert "VIP customer with a critical issue: P0" in result.reasons
+
+
+def test_the_rule_that_set_the_level_is_the_one_named():
+    """The score said P1 and a floor made it P0: the headline names the floor, never 'score → P1' beside P0."""
+    result = assess("We have no service at all.", NETWORK, customer=customer(vip=True))
+    assert result.decided_by == "VIP customer with a critical issue: P0"
+    assert result.reasons[0].startswith("Weighted score 0.70 → P1")  # the score stays explained
+    by_score = assess()
+    assert by_score.level is PriorityLevel.P3 and by_score.decided_by.startswith("Weighted score 0.20 → P3")
+    met_floor = assess("Please change my plan.", ACCOUNT, customer=customer(vip=True))
+    assert met_floor.decided_by == "VIP customer: at least P1"
+    escalated = assess("Internet keeps dropping.", NETWORK, age=timedelta(hours=25))
+    assert escalated.decided_by.endswith("raised one level to P1")
 
 
 def test_vip_with_critical_issue_on_any_team_is_p0():

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from chalice_app import deps
-from chalice_app.store import TicketStore
 from datalayer.settings import use_settings
-from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
+from datalayer.tickets import TicketStore
+from tests.support import API_KEY, Aws, post_ticket, ticket_payload
 
 
 def envelope(response: Any) -> dict[str, Any]:

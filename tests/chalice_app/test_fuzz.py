@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
+from tests.support import API_KEY, Aws, post_ticket, ticket_payload
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),

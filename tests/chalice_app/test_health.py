@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from chalice_app import deps
-from tests.chalice_app.support import Aws
+from tests.support import Aws
 
 
 def test_healthy_without_an_api_key(client: Any, aws: Aws) -> None:

@@ -11,11 +11,11 @@ from openapi_spec_validator import validate
 
 from chalice_app import deps
 from chalice_app.api import PUBLIC_PATHS
-from chalice_app.events import EventPublisher
 from chalice_app.openapi import openapi_document
-from chalice_app.store import TicketStore
-from tests.chalice_app.support import API_KEY, AUTH, Aws, BrokenEvents, post_ticket, ticket_payload
+from datalayer.publisher import EventPublisher
+from datalayer.tickets import TicketStore
 from tests.factories import make_decision
+from tests.support import API_KEY, AUTH, Aws, BrokenEvents, post_ticket, ticket_payload
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -70,7 +70,7 @@ def _conforms(response: Any, path: str, method: str) -> None:
 def test_answers_conform_to_the_document(client: Any, aws: Aws, store: TicketStore) -> None:
     key = {"x-api-key": API_KEY}
     submitted = post_ticket(client, ticket_payload("TCK-1"))
-    store.record_decision("TCK-1", make_decision("TCK-1"), "routed")
+    store.record_decision("TCK-1", make_decision("TCK-1"), "routed", announce_within_s=30)
     answers = [
         (submitted, "/tickets", "post"),
         (post_ticket(client, ticket_payload("TCK-1", subject="other")), "/tickets", "post"),

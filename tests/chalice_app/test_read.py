@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from chalice_app.cursor import encode_cursor
-from chalice_app.store import TicketStore
+from datalayer.cursor import encode_cursor
+from datalayer.tickets import TicketStore
 from datalayer.types import RoutingDecision
-from tests.chalice_app.support import API_KEY, Aws, post_ticket, ticket_payload
 from tests.factories import make_decision
+from tests.support import API_KEY, Aws, post_ticket, ticket_payload
 
 KEY = {"x-api-key": API_KEY}
 
@@ -28,7 +28,7 @@ def submit(client: Any, ticket_id: str, customer_id: str = "CUST-CON-0002") -> N
 
 def route(store: TicketStore, ticket_id: str, team: str = "Network Operations") -> RoutingDecision:
     decision = make_decision(ticket_id, team=team)
-    assert store.record_decision(ticket_id, decision, "routed")
+    assert store.record_decision(ticket_id, decision, "routed", announce_within_s=30)
     return decision
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalice_app import deps
-from chalice_app.events import EventPublisher
-from chalice_app.store import StoreError, TicketStore
-from tests.chalice_app.support import AUTH, OTHER_API_KEY, Aws, BrokenEvents, post_ticket, ticket_payload
+from datalayer.errors import StoreError
+from datalayer.publisher import EventPublisher
+from datalayer.tickets import TicketStore
+from tests.support import AUTH, OTHER_API_KEY, Aws, BrokenEvents, post_ticket, ticket_payload
 
 
 def body(response: Any) -> Any:
@@ -206,6 +208,31 @@ def test_schema_violations_are_a_422_listing_each_without_echoing_input(client: 
     }
     assert "s3cr3t" not in response.body.decode()
     assert aws.received_events() == []
+
+
+@pytest.mark.parametrize(
+    ("created_at", "why"),
+    [
+        ("0001-01-01T00:00:00Z", "created_at is before 2000-01-01"),
+        ("1999-12-31T23:59:59Z", "created_at is before 2000-01-01"),
+        ("9999-12-31T23:59:59Z", "more than 24 h in the future"),
+        ("0001-01-01T00:00:00+05:00", "outside the range of real ticket times"),
+        ("9999-12-31T23:59:59-05:00", "outside the range of real ticket times"),
+    ],
+)
+def test_an_implausible_created_at_is_a_422_saying_why(client: Any, aws: Aws, created_at: str, why: str) -> None:
+    """Year 1 or 9999 would make a ticket look days overdue (or new for ever) to the priority's age factor."""
+    response = post_ticket(client, ticket_payload("TCK-AGE", created_at=created_at))
+
+    assert response.status_code == 422
+    [problem] = body(response)["details"]
+    assert problem["loc"] == ["created_at"] and why in problem["msg"]
+    assert aws.received_events() == []
+
+
+def test_a_created_at_a_little_ahead_of_our_clock_is_accepted(client: Any, aws: Aws) -> None:
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    assert post_ticket(client, ticket_payload("TCK-SKEW", created_at=soon)).status_code == 202
 
 
 @pytest.mark.parametrize("document", [[], "ticket", 42, None], ids=["array", "string", "number", "null"])

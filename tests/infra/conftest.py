@@ -28,3 +28,8 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
 @pytest.fixture
 def settings() -> Settings:
     return Settings()
+
+
+@pytest.fixture
+def sqs(session: boto3.session.Session) -> object:
+    return session.client("sqs", region_name="us-east-1")

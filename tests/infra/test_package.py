@@ -50,7 +50,8 @@ def test_zip_imports_every_handler_in_a_clean_interpreter(tmp_path: Path) -> Non
     with zipfile.ZipFile(template_path.with_name("deployment.zip")) as archive:
         archive.extractall(code)
     assert (code / "agent" / "models").is_dir()
-    assert not (code / "workers" / "poller.py").exists()
+    assert (code / "datalayer" / "tables.py").is_file()
+    assert not (code / "workers" / "redrive.py").exists() and not (code / "infra").exists()
 
     runtime = tmp_path / "runtime"
     runtime.mkdir()

@@ -6,8 +6,8 @@ import json
 
 import boto3
 
-from chalice_app.events import EventPublisher
-from chalice_app.store import TicketStore
+from datalayer.customers import CustomerStore
+from datalayer.publisher import EventPublisher
 from datalayer.settings import Settings
 from datalayer.types import Ticket
 from infra.resources import SAMPLE_CUSTOMERS, provision, seed_customers
@@ -29,13 +29,25 @@ def test_tickets_table_has_the_contract_layout(session: boto3.session.Session, s
     assert indexes == {
         "by_customer": (["customer_id", "received_at"], "ALL"),
         "by_team": (["team", "received_at"], "ALL"),
-        "by_sync_status": (["sync_status", "updated_at"], "ALL"),
         "by_status": (["status", "received_at"], "ALL"),
     }
     ttl = dynamodb.describe_time_to_live(TableName=settings.tickets_table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
     customers = dynamodb.describe_table(TableName=settings.customers_table)["Table"]
     assert customers["KeySchema"] == [{"AttributeName": "customer_id", "KeyType": "HASH"}]
+
+
+def test_status_table_holds_outages_by_region(session: boto3.session.Session, settings: Settings) -> None:
+    provision(settings, session=session)
+    dynamodb = session.client("dynamodb")
+    table = dynamodb.describe_table(TableName=settings.status_table)["Table"]
+
+    assert table["KeySchema"] == [
+        {"AttributeName": "region", "KeyType": "HASH"},
+        {"AttributeName": "outage_id", "KeyType": "RANGE"},
+    ]
+    ttl = dynamodb.describe_time_to_live(TableName=settings.status_table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
 
 
 def test_routing_queue_timing_and_redrive(session: boto3.session.Session, settings: Settings) -> None:
@@ -93,12 +105,13 @@ def test_ticket_routed_events_do_not_loop_back_into_the_routing_queue(
     assert "Messages" not in sqs.receive_message(QueueUrl=provisioned.routing_queue_url)
 
 
-def test_seeded_customers_read_back_through_the_api_store(session: boto3.session.Session, settings: Settings) -> None:
+def test_seeded_customers_read_back_through_the_store(session: boto3.session.Session, settings: Settings) -> None:
     provision(settings, session=session)
-    assert seed_customers(settings, session=session) == len(SAMPLE_CUSTOMERS)
-    store = TicketStore(settings, dynamodb_resource=session.resource("dynamodb"))
+    resource = session.resource("dynamodb")
+    assert seed_customers(settings, dynamodb_resource=resource) == len(SAMPLE_CUSTOMERS)
+    store = CustomerStore(settings, dynamodb_resource=resource)
     for customer in SAMPLE_CUSTOMERS:
-        assert store.get_customer(customer.customer_id) == customer
+        assert store.get(customer.customer_id) == customer
     kinds = {(c.vip, c.account_type) for c in SAMPLE_CUSTOMERS}
     assert {vip for vip, _ in kinds} == {True, False}
     assert {kind.value for _, kind in kinds} == {"enterprise", "business", "consumer"}

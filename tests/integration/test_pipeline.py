@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from agent.classifier import load_classifier
 from agent.router import Router
-from chalice_app.events import EventPublisher
-from chalice_app.store import TicketStore
-from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from datalayer import aws
+from datalayer.publisher import EventPublisher
+from datalayer.service_status import ServiceStatusStore
+from datalayer.types import CustomerContext, Outage, RoutingDecision, ServiceStatus, Ticket
 from infra.local import LocalStack
 from infra.observe import Observer, observe
 from workers import routing
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 WAIT_S = 45.0
 """Upper bound for the pipeline to settle; it normally takes under ten seconds."""
 CRASH = "CRASH-ME"
+OUTAGE_HERE, OUTAGE_ELSEWHERE = "OUT-SPRINGFIELD", "OUT-CHICAGO"
 POISON_BODY = "this is not an EventBridge event"
 
 
@@ -82,10 +83,11 @@ def _wait(condition: Any, what: str) -> None:
 def scenario(stack: LocalStack) -> Iterator[Scenario]:
     settings = stack.settings
     assert settings is not None and stack.provisioned is not None
-    routing.use_worker_factory(
-        lambda: routing.RoutingWorker(CrashingRouter(), TicketStore(settings), EventPublisher(settings))
-    )
-    sqs = boto3.client("sqs", region_name=settings.region)
+    routing.use_worker_factory(lambda: routing.build_default_worker(settings, router=CrashingRouter()))
+    sqs = aws.client("sqs", settings)
+    outages = ServiceStatusStore(settings)
+    outages.declare(Outage(outage_id=OUTAGE_HERE, region="Springfield", customers_affected=1200))
+    outages.declare(Outage(outage_id=OUTAGE_ELSEWHERE, region="Chicago"))
     observer = observe(settings, "TicketRouted", "it-ticket-routed")
     tickets = [
         {"ticket_id": "IT-1", "customer_id": "CUST-ENT-0001", "subject": "Outage", "description": "Fiber down"},
@@ -93,6 +95,8 @@ def scenario(stack: LocalStack) -> Iterator[Scenario]:
         {"ticket_id": "IT-3", "customer_id": "CUST-CON-0001", "subject": "Login", "description": "Password reset"},
         {"ticket_id": "IT-4", "customer_id": "CUST-BIZ-0002", "subject": "Router", "description": "Reboots"},
         {"ticket_id": "IT-5", "customer_id": "nobody-we-know", "subject": "hello", "description": "anyone?"},
+        # CUST-CON-0002 is served in Springfield, where an outage is declared above.
+        {"ticket_id": "IT-6", "customer_id": "CUST-CON-0002", "subject": "Internet down", "description": "No signal"},
     ]
     crashing = {"ticket_id": "IT-CRASH", "customer_id": "CUST-CON-0002", "subject": f"{CRASH} please"}
     with httpx.Client(base_url=stack.api_url, headers={"x-api-key": stack.api_key}, timeout=10) as client:
@@ -123,6 +127,21 @@ def test_submitted_tickets_get_a_stored_decision(scenario: Scenario) -> None:
         assert view["decision"]["ticket_id"] == ticket_id
         assert view["team"] == view["decision"]["team"]
     assert scenario.view("IT-2")["team"] == "Billing Support"
+
+
+def test_an_outage_where_the_customer_is_raises_the_priority_and_says_so(scenario: Scenario) -> None:
+    decision = scenario.view("IT-6")["decision"]
+    priority = decision["priority"]
+    assert decision["team"] == "Network Operations"
+    assert priority["level"] == "P2" and priority["factors"]["sla"] == 1.0
+    assert OUTAGE_HERE in priority["decided_by"] and "raised the priority from P3 to P2" in priority["decided_by"]
+    assert any(OUTAGE_HERE in line and "raised" in line for line in decision["reasoning"])
+    assert OUTAGE_ELSEWHERE not in str(decision)
+
+
+def test_customers_away_from_every_outage_are_routed_without_one(scenario: Scenario) -> None:
+    priority = scenario.view("IT-3")["decision"]["priority"]  # CUST-CON-0001 is in Los Angeles
+    assert priority["factors"]["sla"] == 0.0 and "OUT-" not in str(priority)
 
 
 def test_each_ticket_is_announced_exactly_once(scenario: Scenario) -> None:

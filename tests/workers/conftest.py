@@ -17,3 +17,8 @@ def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         yield boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def _moto_environment(moto_environment: None) -> None:
+    """The test stage with fake credentials (the sweep and redrive tests use the shared moto fixtures)."""

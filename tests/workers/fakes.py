@@ -1,6 +1,6 @@
 """In-memory stand-ins for the worker's router, store and publisher, each able to fail on demand.
 
-They follow the contract of ``chalice_app.store.TicketStore`` and ``chalice_app.events.EventPublisher``: in
+They follow the contract of ``datalayer.tickets.TicketStore`` and ``datalayer.publisher.EventPublisher``: in
 particular ``record_decision`` is conditional on status "received", which is what makes duplicates harmless.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from datalayer.types import EVERYWHERE, CustomerContext, Outage, RoutingDecision, ServiceStatus, Ticket
 from tests.factories import make_decision
 
 _ids = itertools.count(1)
@@ -86,9 +86,10 @@ class FakeRouter:
 class FakeStore:
     """Ticket rows as the API leaves them (status "received"), plus the worker's writes."""
 
-    def __init__(self, tickets: Iterable[Ticket] = (), customers: Iterable[CustomerContext] = ()) -> None:
+    def __init__(self, tickets: Iterable[Ticket] = ()) -> None:
+        self.now = 0.0
+        """Seconds on the store's clock; tests advance it to let an announcement deadline pass."""
         self.items: dict[str, dict[str, Any]] = {}
-        self.customers = {c.customer_id: c for c in customers}
         self.decision_writes: list[str] = []
         self.lost_races = 0
         self._lock = threading.Lock()
@@ -108,17 +109,30 @@ class FakeStore:
             status=item["status"], routed_event_sent=item.get("routed_event_sent", False), decision=decision
         )
 
-    def get_customer(self, customer_id: str) -> CustomerContext | None:
-        return self.customers.get(customer_id)
-
-    def record_decision(self, ticket_id: str, decision: RoutingDecision, status: str) -> bool:
+    def record_decision(
+        self, ticket_id: str, decision: RoutingDecision, status: str, *, announce_within_s: int
+    ) -> bool:
         with self._lock:
             item = self.items[ticket_id]
             if item["status"] != "received":
                 self.lost_races += 1
                 return False
-            item.update(status=status, team=decision.team, decision=decision.model_dump_json(), routed_event_sent=False)
+            item.update(
+                status=status,
+                team=decision.team,
+                decision=decision.model_dump_json(),
+                routed_event_sent=False,
+                announce_by=self.now + announce_within_s,
+            )
             self.decision_writes.append(ticket_id)
+            return True
+
+    def claim_announcement(self, ticket_id: str, *, announce_within_s: int) -> bool:
+        with self._lock:
+            item = self.items[ticket_id]
+            if item["routed_event_sent"] or item["announce_by"] > self.now:
+                return False
+            item["announce_by"] = self.now + announce_within_s
             return True
 
     def mark_routed_event_sent(self, ticket_id: str) -> None:
@@ -130,6 +144,27 @@ class FakeStore:
             return False
         item.update(status="failed", failure_reason=reason)
         return True
+
+
+class FakeCustomers:
+    def __init__(self, customers: Iterable[CustomerContext] = ()) -> None:
+        self.customers = {c.customer_id: c for c in customers}
+
+    def get(self, customer_id: str) -> CustomerContext | None:
+        return self.customers.get(customer_id)
+
+
+class FakeServiceStatus:
+    """Outages by region, as ``ServiceStatusStore.status_for`` would report them for a customer."""
+
+    def __init__(self, outages: Iterable[Outage] = ()) -> None:
+        self.outages = list(outages)
+        self.asked_for: list[CustomerContext | None] = []
+
+    def status_for(self, customer: CustomerContext | None) -> ServiceStatus:
+        self.asked_for.append(customer)
+        region = customer.region if customer else None
+        return ServiceStatus.of(o for o in self.outages if o.region in {EVERYWHERE, region})
 
 
 class FakePublisher:

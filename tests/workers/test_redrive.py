@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from datalayer.settings import Settings, use_settings
+from datalayer.settings import get_settings
 from infra.resources import provision
 from tests.workers.fakes import event_body, ticket
 from workers import redrive
@@ -17,7 +17,7 @@ from workers.redrive import Redrive
 
 @pytest.fixture
 def queues(sqs: Any) -> Redrive:
-    provisioned = provision(Settings())
+    provisioned = provision(get_settings())
     for number in range(13):
         sqs.send_message(QueueUrl=provisioned.routing_dlq_url, MessageBody=event_body(ticket(f"DLQ-{number}")))
     sqs.send_message(QueueUrl=provisioned.routing_dlq_url, MessageBody="garbage")
@@ -55,14 +55,10 @@ def test_move_respects_the_limit(queues: Redrive) -> None:
     ("argv", "left", "heading"),
     [
         (["--dry-run", "--limit", "3"], 14, "3 dead letter(s), not moved"),
-        (["--limit", "4"], 10, "moved 4 message(s) back to switchboard-dev-routing"),
+        (["--limit", "4"], 10, "moved 4 message(s) back to switchboard-test-routing"),
     ],
 )
-def test_command_line(
-    queues: Redrive, monkeypatch: pytest.MonkeyPatch, argv: list[str], left: int, heading: str
-) -> None:
-    monkeypatch.delenv("SWITCHBOARD_STAGE", raising=False)
-    use_settings(None)
+def test_command_line(queues: Redrive, argv: list[str], left: int, heading: str) -> None:
     output = io.StringIO()
     assert redrive.main(argv, console=Console(file=output, width=200)) == 0
     text = output.getvalue()

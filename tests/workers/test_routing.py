@@ -9,14 +9,36 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workers.routing as routing
-from datalayer.types import CustomerContext
-from tests.workers.fakes import FakePublisher, FakeRouter, FakeStore, event_body, sqs_record, ticket
-from workers.limits import MAX_RECEIVE_COUNT
+from datalayer.types import CustomerContext, Outage, ServiceStatus
+from tests.workers.fakes import (
+    FakeCustomers,
+    FakePublisher,
+    FakeRouter,
+    FakeServiceStatus,
+    FakeStore,
+    event_body,
+    sqs_record,
+    ticket,
+)
+from workers.limits import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
 from workers.routing import Outcome, RoutingWorker, batch_response, parse_ticket
 
 
-def make_worker(store: FakeStore, router: FakeRouter | None = None, publisher: FakePublisher | None = None):
-    return RoutingWorker(router or FakeRouter(), store, publisher or FakePublisher())
+def make_worker(
+    store: FakeStore,
+    router: FakeRouter | None = None,
+    publisher: FakePublisher | None = None,
+    *,
+    customers: FakeCustomers | None = None,
+    service_status: FakeServiceStatus | None = None,
+) -> RoutingWorker:
+    return RoutingWorker(
+        router or FakeRouter(),
+        store,
+        customers or FakeCustomers(),
+        service_status or FakeServiceStatus(),
+        publisher or FakePublisher(),
+    )
 
 
 def test_batch_routes_each_ticket_once_and_reports_no_failures() -> None:
@@ -80,7 +102,7 @@ def test_invalid_ticket_keeps_its_id_for_the_failure_mark() -> None:
     [result] = make_worker(store).process_batch([sqs_record(body, receive_count=MAX_RECEIVE_COUNT)])
     assert result.failed and result.ticket_id == "T-9"
     assert store.items["T-9"]["status"] == "failed"
-    assert "invalid ticket" in store.items["T-9"]["failure_reason"]
+    assert "invalid TicketReceived detail" in store.items["T-9"]["failure_reason"]
 
 
 def test_duplicate_delivery_in_one_batch_yields_one_decision_and_one_event() -> None:
@@ -117,11 +139,30 @@ def test_crash_between_write_and_emit_is_repaired_by_the_redelivery() -> None:
     [first] = worker.process_batch([sqs_record(event_body(t), message_id="m1")])
     assert first.failed and store.items[t.ticket_id]["routed_event_sent"] is False
 
+    store.now += VISIBILITY_TIMEOUT_SECONDS  # SQS hands the message out again after its visibility timeout
     [second] = worker.process_batch([sqs_record(event_body(t), message_id="m1", receive_count=2)])
     [third] = worker.process_batch([sqs_record(event_body(t), message_id="m1", receive_count=3)])
     assert (second.outcome, third.outcome) == (Outcome.EVENT_REPAIRED, Outcome.DUPLICATE)
     assert publisher.events == [(t.ticket_id, "Network Operations", "routed")]
     assert router.calls == [t.ticket_id] and store.decision_writes == [t.ticket_id]
+
+
+def test_concurrent_duplicate_never_announces_a_decision_being_announced() -> None:
+    """Delivery B reads the ticket after A stored its decision and before A announced it: B must not announce."""
+    t = ticket()
+    store, publisher = FakeStore([t]), FakePublisher()
+    worker = make_worker(store, publisher=publisher)
+    decision = FakeRouter().route(t)
+    assert store.record_decision(t.ticket_id, decision, "routed", announce_within_s=WORKER_TIMEOUT_SECONDS)  # A
+
+    [b] = worker.process_batch([sqs_record(event_body(t), message_id="m-b", receive_count=2)])
+    assert b.failed and publisher.events == []  # back to the queue, to check again later
+
+    publisher.publish_routed(t.ticket_id, decision, "routed")  # A finishes
+    store.mark_routed_event_sent(t.ticket_id)
+    store.now += VISIBILITY_TIMEOUT_SECONDS
+    [b_again] = worker.process_batch([sqs_record(event_body(t), message_id="m-b", receive_count=3)])
+    assert b_again.outcome is Outcome.DUPLICATE and len(publisher.events) == 1
 
 
 def test_last_allowed_receive_marks_the_ticket_failed() -> None:
@@ -155,18 +196,46 @@ def test_ticket_missing_from_store_is_retried() -> None:
     assert result.failed
 
 
-def test_customer_context_reaches_the_router() -> None:
+class SpyRouter(FakeRouter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[CustomerContext | None, ServiceStatus | None]] = []
+
+    def route(self, ticket, customer=None, service=None):  # type: ignore[no-untyped-def]
+        self.seen.append((customer, service))
+        return super().route(ticket, customer, service)
+
+
+def test_customer_and_the_outages_where_they_are_reach_the_router() -> None:
     t = ticket(customer_id="CUST-VIP")
-    vip = CustomerContext(customer_id="CUST-VIP", vip=True)
-    seen: list[CustomerContext | None] = []
+    vip = CustomerContext(customer_id="CUST-VIP", vip=True, region="Springfield")
+    here = Outage(outage_id="OUT-1", region="Springfield")
+    elsewhere = Outage(outage_id="OUT-2", region="Chicago")
+    router = SpyRouter()
 
-    class Spy(FakeRouter):
-        def route(self, ticket, customer=None, service=None):  # type: ignore[no-untyped-def]
-            seen.append(customer)
-            return super().route(ticket, customer, service)
+    make_worker(
+        FakeStore([t]),
+        router,
+        customers=FakeCustomers([vip]),
+        service_status=FakeServiceStatus([here, elsewhere]),
+    ).process_batch([sqs_record(event_body(t))])
 
-    make_worker(FakeStore([t], [vip]), Spy()).process_batch([sqs_record(event_body(t))])
-    assert seen == [vip]
+    [(customer, service)] = router.seen
+    assert customer == vip
+    assert service is not None and [o.outage_id for o in service.active_outages] == ["OUT-1"]
+
+
+def test_unknown_customer_still_gets_nationwide_outages() -> None:
+    t = ticket(customer_id="CUST-NOBODY")
+    router = SpyRouter()
+    nationwide = Outage(outage_id="OUT-9")
+
+    make_worker(FakeStore([t]), router, service_status=FakeServiceStatus([nationwide])).process_batch(
+        [sqs_record(event_body(t))]
+    )
+
+    [(customer, service)] = router.seen
+    assert customer is None and service is not None and service.active_outages == [nationwide]
 
 
 def test_parse_ticket_reads_the_eventbridge_envelope() -> None:

@@ -12,8 +12,8 @@ from chalice.app import SQSEvent
 
 import app
 from datalayer.settings import get_settings
+from infra.poller import SqsEventSourceMapping, SqsHandler, failed_message_ids, find_sqs_handler, lambda_record
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS
-from workers.poller import SqsEventSourceMapping, SqsHandler, failed_message_ids, find_sqs_handler, lambda_record
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:q"
 
@@ -94,7 +94,8 @@ def test_partial_batch_response_deletes_only_the_successes(sqs: Any) -> None:
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
     mapping = SqsEventSourceMapping(
-        SqsHandler("f", handler, 10, 0), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=2
+        SqsHandler("f", handler, 10, 0), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=2,
+        sqs_client=lambda: sqs,
     )
     _run_until(mapping, 4)
     assert len({r["messageId"] for r in seen}) == 4
@@ -112,7 +113,8 @@ def test_raising_handler_fails_the_whole_batch(sqs: Any) -> None:
         raise RuntimeError("function crashed")
 
     mapping = SqsEventSourceMapping(
-        SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1
+        SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1,
+        sqs_client=lambda: sqs,
     )
     _run_until(mapping, 2)
     assert _depths(sqs, url) == (0, 2)
@@ -132,7 +134,8 @@ def test_chalice_handler_gets_an_sqs_event(sqs: Any) -> None:
         return {"batchItemFailures": []}
 
     mapping = SqsEventSourceMapping(
-        find_sqs_handler(app, "q"), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1
+        find_sqs_handler(app, "q"), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1,
+        sqs_client=lambda: sqs,
     )
     _run_until(mapping, 1)
     assert bodies == ["hello"] and _depths(sqs, url) == (0, 0)
@@ -149,7 +152,8 @@ def test_a_message_received_twice_in_one_window_is_in_the_batch_once(sqs: Any) -
         sizes.append(len(event["Records"]))
 
     mapping = SqsEventSourceMapping(
-        SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1
+        SqsHandler("f", handler, 10, 1), queue_url=url, queue_arn=arn, region="us-east-1", concurrency=1,
+        sqs_client=lambda: sqs,
     )
     _run_until(mapping, 1)
     assert sizes[0] == 1

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from chalice_app.events import EventPublisher, PublishError
+from datalayer.errors import PublishError
+from datalayer.publisher import EventPublisher
 from datalayer.settings import Settings
 from datalayer.types import PriorityLevel, Ticket
-from tests.chalice_app.support import BrokenEvents, ticket_payload
 from tests.factories import make_decision
+from tests.support import BrokenEvents, ticket_payload
 
 
 class RecordingEvents:

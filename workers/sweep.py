@@ -7,21 +7,24 @@ because the worker's ``record_decision`` lets only one decision in. A ticket pub
 ``settings.max_publish_attempts`` times without a decision is poison for the worker; it is marked
 ``failed`` so that it shows up for people instead of cycling through the queue forever.
 
-Deployed, Chalice runs this every minute (``chalice_app.api``); the local stack calls ``republish_stuck``.
+Deployed, Chalice runs ``sweep_stuck_tickets`` every minute; the local stack calls ``republish_stuck``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from aws_lambda_powertools import Logger
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent
 
-from chalice_app import deps
-from chalice_app.events import EventPublisher, PublishError
-from chalice_app.store import StoreError, TicketStore
+from datalayer.errors import PublishError, StoreError
+from datalayer.publisher import EventPublisher
 from datalayer.settings import Settings, get_settings
+from datalayer.tickets import TicketStore
 
-logger = Logger(service="switchboard-api")
+logger = Logger(service="switchboard-sweep")
+sweeper = Blueprint(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,12 @@ class SweepReport:
     stopped_on_error: bool
 
 
-def republish_stuck(
-    store: TicketStore | None = None,
-    publisher: EventPublisher | None = None,
-    settings: Settings | None = None,
-) -> SweepReport:
+def republish_stuck(store: TicketStore, publisher: EventPublisher, settings: Settings) -> SweepReport:
     """Republish up to ``settings.sweep_batch_size`` stuck tickets, oldest first.
 
     The first dependency failure ends the run: when EventBridge or DynamoDB is failing, trying the
     rest of the batch would only spend the Lambda's time; the next run starts again from the oldest.
     """
-    settings = settings or get_settings()
-    store = store or deps.store.get()
-    publisher = publisher or deps.publisher.get()
     stuck = store.find_stuck(settings.stuck_after_seconds)
     republished = given_up = 0
     for record in stuck:
@@ -61,3 +57,15 @@ def republish_stuck(
             logger.warning("sweep stopped", extra={"ticket_id": record.ticket_id, "error": str(exc)})
             return SweepReport(len(stuck), republished, given_up, stopped_on_error=True)
     return SweepReport(len(stuck), republished, given_up, stopped_on_error=False)
+
+
+def sweep_with_settings(settings: Settings) -> SweepReport:
+    """One sweep with the production wiring for ``settings``."""
+    return republish_stuck(TicketStore(settings), EventPublisher(settings), settings)
+
+
+@sweeper.schedule(Rate(1, unit=Rate.MINUTES), description="Republish tickets stuck in received")
+def sweep_stuck_tickets(event: CloudWatchEvent) -> None:
+    """Scheduled entry point (the rate is fixed at deploy time)."""
+    report = sweep_with_settings(get_settings())
+    logger.info("sweep finished", extra=asdict(report))

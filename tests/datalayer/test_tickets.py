@@ -6,10 +6,16 @@ from datetime import datetime
 
 import pytest
 
-from chalice_app.store import StoreError, TicketStore
-from datalayer.types import AccountType, CustomerContext, Ticket
-from tests.chalice_app.support import Aws, ticket_payload
+from datalayer.errors import StoreError
+from datalayer.tickets import TicketStore
+from datalayer.types import RoutingDecision, Ticket
 from tests.factories import make_decision
+from tests.support import Aws, FakeClock, ticket_payload
+
+
+def decide(store: TicketStore, ticket_id: str, decision: RoutingDecision, status: str) -> bool:
+    """``record_decision`` with the routing worker's announcement deadline."""
+    return store.record_decision(ticket_id, decision, status, announce_within_s=30)
 
 
 @pytest.fixture
@@ -30,7 +36,7 @@ def test_items_follow_the_table_contract(aws: Aws, store: TicketStore, ticket: T
     table = aws.clients.dynamodb_resource.Table(aws.settings.tickets_table)
     item = table.get_item(Key={"ticket_id": "TCK-1"})["Item"]
 
-    assert item["status"] == "received" and item["sync_status"] == "pending" and item["published"] is False
+    assert item["status"] == "received" and item["published"] is False
     assert Ticket.model_validate_json(item["payload"]) == ticket
     received = datetime.fromisoformat(item["received_at"])
     assert received.utcoffset() is not None and len(item["received_at"]) == len("2026-11-25T15:00:00.000000+00:00")
@@ -40,8 +46,8 @@ def test_items_follow_the_table_contract(aws: Aws, store: TicketStore, ticket: T
 def test_only_the_first_decision_is_recorded(store: TicketStore, ticket: Ticket) -> None:
     store.create_if_absent(ticket)
 
-    first = store.record_decision("TCK-1", make_decision("TCK-1", team="Billing Support"), "routed")
-    second = store.record_decision("TCK-1", make_decision("TCK-1", team="Technical Support"), "needs_review")
+    first = decide(store, "TCK-1", make_decision("TCK-1", team="Billing Support"), "routed")
+    second = decide(store, "TCK-1", make_decision("TCK-1", team="Technical Support"), "needs_review")
 
     record = store.get("TCK-1")
     assert (first, second) == (True, False)
@@ -52,7 +58,7 @@ def test_only_the_first_decision_is_recorded(store: TicketStore, ticket: Ticket)
 
 def test_a_decision_beats_a_failure(store: TicketStore, ticket: Ticket) -> None:
     store.create_if_absent(ticket)
-    store.record_decision("TCK-1", make_decision("TCK-1"), "routed")
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
 
     assert store.mark_failed("TCK-1", "late failure") is False
     record = store.get("TCK-1")
@@ -63,7 +69,7 @@ def test_a_failed_ticket_can_still_be_decided_after_a_redrive(store: TicketStore
     store.create_if_absent(ticket)
     assert store.mark_failed("TCK-1", "router crashed 5 times") is True
 
-    assert store.record_decision("TCK-1", make_decision("TCK-1", team="Billing Support"), "routed") is True
+    assert decide(store, "TCK-1", make_decision("TCK-1", team="Billing Support"), "routed") is True
     record = store.get("TCK-1")
     assert record is not None and record.status == "routed" and record.team == "Billing Support"
     assert store.mark_failed("TCK-1", "stale failure") is False
@@ -73,12 +79,12 @@ def test_decision_status_must_be_a_decided_one(store: TicketStore, ticket: Ticke
     store.create_if_absent(ticket)
 
     with pytest.raises(ValueError):
-        store.record_decision("TCK-1", make_decision("TCK-1"), "failed")
+        decide(store, "TCK-1", make_decision("TCK-1"), "failed")
 
 
 def test_unknown_ticket(store: TicketStore) -> None:
     assert store.get("TCK-NONE") is None
-    assert store.record_decision("TCK-NONE", make_decision("TCK-NONE"), "routed") is False
+    assert decide(store, "TCK-NONE", make_decision("TCK-NONE"), "routed") is False
     with pytest.raises(StoreError):
         store.mark_published("TCK-NONE")
     with pytest.raises(StoreError):
@@ -87,7 +93,7 @@ def test_unknown_ticket(store: TicketStore) -> None:
 
 def test_routed_event_sent_is_recorded(store: TicketStore, ticket: Ticket) -> None:
     store.create_if_absent(ticket)
-    store.record_decision("TCK-1", make_decision("TCK-1"), "routed")
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
 
     store.mark_routed_event_sent("TCK-1")
 
@@ -95,19 +101,38 @@ def test_routed_event_sent_is_recorded(store: TicketStore, ticket: Ticket) -> No
     assert record is not None and record.routed_event_sent
 
 
-def test_customers_round_trip(store: TicketStore) -> None:
-    customer = CustomerContext(
-        customer_id="CUST-ENT-9", vip=True, account_type=AccountType.ENTERPRISE, plan="Fiber", lifetime_value=1234.5
-    )
-
-    store.put_customer(customer)
-
-    assert store.get_customer("CUST-ENT-9") == customer
-    assert store.get_customer("CUST-NONE") is None
-
-
 def test_dynamodb_errors_become_store_errors(aws: Aws, ticket: Ticket) -> None:
     missing_table = TicketStore(aws.settings.derive(tickets_table="no-such-table"))
 
     with pytest.raises(StoreError, match="ResourceNotFoundException"):
         missing_table.create_if_absent(ticket)
+
+
+def test_a_fresh_decision_cannot_be_announced_by_another_delivery(
+    store: TicketStore, ticket: Ticket, clock: FakeClock
+) -> None:
+    """The writer owns the announcement until its deadline; afterwards exactly one other delivery may take it."""
+    store.create_if_absent(ticket)
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
+
+    assert store.claim_announcement("TCK-1", announce_within_s=30) is False  # the writer is still announcing
+    clock.advance(31)  # the writer died without announcing
+    assert store.claim_announcement("TCK-1", announce_within_s=30) is True
+    assert store.claim_announcement("TCK-1", announce_within_s=30) is False  # one taker only
+    store.mark_routed_event_sent("TCK-1")
+    clock.advance(31)
+    assert store.claim_announcement("TCK-1", announce_within_s=30) is False  # announced: nothing to claim
+
+
+def test_history_lists_the_customers_latest_tickets_newest_first(store: TicketStore) -> None:
+    for number in range(4):
+        store.create_if_absent(Ticket.model_validate(ticket_payload(f"TCK-{number}", subject=f"Issue {number}")))
+    store.create_if_absent(Ticket.model_validate(ticket_payload("TCK-OTHER", customer_id="CUST-OTHER")))
+    decide(store, "TCK-1", make_decision("TCK-1", team="Billing Support", category="Billing Dispute"), "routed")
+
+    history = store.history("CUST-CON-0002", limit=2, exclude="TCK-3")
+
+    assert [past.ticket_id for past in history] == ["TCK-2", "TCK-1"]
+    assert history[1].team == "Billing Support" and history[1].subject == "Issue 1"
+    assert history[0].team is None and history[0].status == "received"
+    assert store.history("CUST-CON-0002", limit=0) == []

@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from chalice import Chalice
 from chalice.app import SQSEventConfig
 from chalice.local import LambdaContext
@@ -122,7 +121,7 @@ class SqsEventSourceMapping:
         queue_arn: str,
         region: str,
         concurrency: int = 4,
-        session: boto3.session.Session | None = None,
+        sqs_client: Callable[[], Any],
         timeout_s: int = WORKER_TIMEOUT_SECONDS,
         memory_mb: int = 1024,
     ) -> None:
@@ -136,7 +135,7 @@ class SqsEventSourceMapping:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.stats = MappingStats()
-        self._session = session or boto3.session.Session()
+        self._sqs_client = sqs_client
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -145,8 +144,7 @@ class SqsEventSourceMapping:
             raise RuntimeError("already started")
         self._stop.clear()
         for number in range(self.concurrency):
-            # boto3 sessions are not thread-safe; clients are, but each poller gets its own connection pool anyway.
-            sqs = self._session.client("sqs", region_name=self.region)
+            sqs = self._sqs_client()  # one client (and connection pool) per poller thread
             thread = threading.Thread(target=self._run, args=(sqs,), name=f"poller-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from chalice_app import deps
-from chalice_app.events import EventPublisher
-from chalice_app.store import TicketStore
-from chalice_app.sweep import SweepReport, republish_stuck
+import pytest
+from chalice.test import Client
+
+from datalayer.publisher import EventPublisher
 from datalayer.settings import Settings
-from tests.chalice_app.support import Aws, BrokenEvents, FakeClock, post_ticket, ticket_payload
+from datalayer.tickets import TicketStore
+from datalayer.types import Ticket
 from tests.factories import make_decision
+from tests.support import Aws, BrokenEvents, FakeClock, ticket_payload
+from workers.sweep import SweepReport, republish_stuck
 
 
 def working(aws: Aws) -> EventPublisher:
@@ -21,11 +25,17 @@ def ids(events: list[dict[str, Any]]) -> list[str]:
     return [event["detail"]["ticket"]["ticket_id"] for event in events]
 
 
-def test_republishes_an_unpublished_ticket(
-    client: Any, aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
-) -> None:
-    deps.publisher.override(EventPublisher(settings, events_client=BrokenEvents()))
-    assert post_ticket(client, ticket_payload("TCK-1")).status_code == 503  # the client gives up here
+def submit(store: TicketStore, publisher: EventPublisher | None, ticket_id: str) -> None:
+    """What ``POST /tickets`` does: store, then publish and mark published (no publisher: the 503 case)."""
+    ticket = Ticket.model_validate(ticket_payload(ticket_id))
+    store.create_if_absent(ticket)
+    if publisher is not None:
+        publisher.publish_received(ticket)
+        store.mark_published(ticket_id)
+
+
+def test_republishes_an_unpublished_ticket(aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings) -> None:
+    submit(store, None, "TCK-1")  # stored, but its event was refused: the client got a 503 and gave up
     clock.advance(settings.stuck_after_seconds)
 
     report = republish_stuck(store, working(aws), settings)
@@ -37,9 +47,9 @@ def test_republishes_an_unpublished_ticket(
 
 
 def test_republishes_a_published_ticket_that_was_never_routed(
-    client: Any, aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
+    aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
 ) -> None:
-    post_ticket(client, ticket_payload("TCK-LOST"))
+    submit(store, working(aws), "TCK-LOST")
     aws.received_events()  # the message is lost
     clock.advance(settings.stuck_after_seconds)
 
@@ -51,13 +61,13 @@ def test_republishes_a_published_ticket_that_was_never_routed(
 
 
 def test_leaves_fresh_routed_and_just_republished_tickets_alone(
-    client: Any, aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
+    aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
 ) -> None:
-    post_ticket(client, ticket_payload("TCK-ROUTED"))
-    assert store.record_decision("TCK-ROUTED", make_decision("TCK-ROUTED"), "routed")
-    post_ticket(client, ticket_payload("TCK-OLD"))
+    submit(store, working(aws), "TCK-ROUTED")
+    assert store.record_decision("TCK-ROUTED", make_decision("TCK-ROUTED"), "routed", announce_within_s=30)
+    submit(store, working(aws), "TCK-OLD")
     clock.advance(settings.stuck_after_seconds)
-    post_ticket(client, ticket_payload("TCK-FRESH"))
+    submit(store, working(aws), "TCK-FRESH")
     aws.received_events()
 
     first = republish_stuck(store, working(aws), settings)
@@ -68,9 +78,9 @@ def test_leaves_fresh_routed_and_just_republished_tickets_alone(
 
 
 def test_gives_up_after_max_publish_attempts(
-    client: Any, aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
+    aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
 ) -> None:
-    post_ticket(client, ticket_payload("TCK-POISON"))  # the first publication
+    submit(store, working(aws), "TCK-POISON")  # the first publication
     for _ in range(settings.max_publish_attempts - 1):
         clock.advance(settings.stuck_after_seconds)
         republish_stuck(store, working(aws), settings)
@@ -86,10 +96,10 @@ def test_gives_up_after_max_publish_attempts(
 
 
 def test_stops_at_the_first_publish_failure(
-    client: Any, aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
+    aws: Aws, store: TicketStore, clock: FakeClock, settings: Settings
 ) -> None:
     for n in range(3):
-        post_ticket(client, ticket_payload(f"TCK-{n}"))
+        submit(store, working(aws), f"TCK-{n}")
     clock.advance(settings.stuck_after_seconds)
 
     report = republish_stuck(store, EventPublisher(settings, events_client=BrokenEvents()), settings)
@@ -97,25 +107,21 @@ def test_stops_at_the_first_publish_failure(
     assert report == SweepReport(examined=3, republished=0, given_up=0, stopped_on_error=True)
 
 
-def test_uses_the_api_dependencies_by_default(client: Any, aws: Aws, store: TicketStore, clock: FakeClock) -> None:
-    """The local stack and the scheduled Lambda call it without arguments."""
-    deps.publisher.reset()  # built by deps from the settings, as in production
-    post_ticket(client, ticket_payload("TCK-DEFAULT"))
-    aws.received_events()
-    clock.advance(aws.settings.stuck_after_seconds)
-
-    assert republish_stuck().republished == 1
-    assert ids(aws.received_events()) == ["TCK-DEFAULT"]
+@pytest.fixture
+def app() -> Any:
+    return importlib.import_module("app").app
 
 
-def test_runs_every_minute_as_a_scheduled_lambda(client: Any, aws: Aws, app: Any, clock: FakeClock) -> None:
+def test_runs_every_minute_as_a_scheduled_lambda(aws: Aws, store: TicketStore, app: Any, tmp_path: Any) -> None:
+    """The deployed entry point, with the production wiring from the settings (the store's fake clock stands in
+    the past, so the ticket is long stuck by the real clock the scheduled Lambda uses)."""
     [schedule] = [source for source in app.event_sources if source.name == "sweep_stuck_tickets"]
     assert schedule.schedule_expression.to_string() == "rate(1 minute)"
-    post_ticket(client, ticket_payload("TCK-SCHEDULED"))
+    submit(store, working(aws), "TCK-SCHEDULED")
     aws.received_events()
-    clock.advance(aws.settings.stuck_after_seconds)
 
-    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="us-east-1")
-    client.lambda_.invoke("sweep_stuck_tickets", event)
+    with Client(app, project_dir=str(tmp_path)) as client:
+        event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [], region="us-east-1")
+        client.lambda_.invoke("sweep_stuck_tickets", event)
 
     assert ids(aws.received_events()) == ["TCK-SCHEDULED"]

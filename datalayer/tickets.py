@@ -1,70 +1,38 @@
-"""Tickets and customers in DynamoDB: the only code that reads or writes their items.
+"""Tickets in DynamoDB: the only code that reads or writes their items.
 
-The tables and indexes themselves are defined in ``infra/resources.py``; this module relies on the
-layout agreed there (tickets keyed by ``ticket_id``; GSIs by_customer, by_team and by_status sorted by
-``received_at``). Every write that must not race is conditional, so the table itself is the lock:
-``create_if_absent`` makes ``ticket_id`` idempotent and ``record_decision`` lets only one decision in.
+The table and its indexes are laid out in ``datalayer.tables``. Every write that must not race is conditional,
+so the table itself is the lock: ``create_if_absent`` makes ``ticket_id`` idempotent and ``record_decision``
+lets only one decision in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from chalice_app import aws
-from chalice_app.cursor import decode_cursor, encode_cursor
-from chalice_app.records import Page, TicketRecord, TicketStatus, TicketSummary, payload_hash, utc_iso
+from datalayer import aws
+from datalayer.clock import Clock, utc_now
+from datalayer.cursor import decode_cursor, encode_cursor
+from datalayer.dynamo import dynamodb_errors, is_condition_failure
+from datalayer.errors import StoreError
+from datalayer.records import Page, TicketRecord, TicketStatus, TicketSummary, payload_hash, utc_iso
 from datalayer.settings import Settings
-from datalayer.types import CustomerContext, RoutingDecision, Ticket
+from datalayer.tables import BY_CUSTOMER, BY_STATUS, BY_TEAM, EXPIRES_AT, Index, tickets_table
+from datalayer.types import PastTicket, RoutingDecision, Ticket
 
-Clock = Callable[[], datetime]
-
-_INDEX_KEYS: dict[str, tuple[str, str]] = {
-    "by_customer": ("customer_id", "received_at"),
-    "by_team": ("team", "received_at"),
-    "by_status": ("status", "received_at"),
-}
 _DECIDED = frozenset({TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW})
 
 
-class StoreError(Exception):
-    """DynamoDB failed or refused a request: a dependency failure (the API answers 503), never bad input."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return _error_code(exc) == "ConditionalCheckFailedException"
-
-
-@contextmanager
-def _dynamodb(action: str) -> Iterator[None]:
-    """Turn boto errors into ``StoreError`` so callers handle one exception type per dependency."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        raise StoreError(f"DynamoDB {action} failed: {_error_code(exc)}") from exc
-
-
 class TicketStore:
-    """Data access for the API, the worker and the sweep. ``clock`` exists so tests control time."""
+    """Data access for the API, the workers and the sweep. ``clock`` exists so tests control time."""
 
-    def __init__(self, settings: Settings, dynamodb_resource: Any = None, clock: Clock = _utc_now) -> None:
+    def __init__(self, settings: Settings, dynamodb_resource: Any = None, clock: Clock = utc_now) -> None:
         self._settings = settings
         self._resource = dynamodb_resource
         self._clock = clock
@@ -75,11 +43,7 @@ class TicketStore:
 
     @cached_property
     def _tickets(self) -> Any:
-        return self._db.Table(self._settings.tickets_table)
-
-    @cached_property
-    def _customers(self) -> Any:
-        return self._db.Table(self._settings.customers_table)
+        return self._db.Table(tickets_table(self._settings).name)
 
     # -- tickets: API side ---------------------------------------------------------------------
 
@@ -97,14 +61,13 @@ class TicketStore:
             "payload_hash": payload_hash(ticket),
             "published": False,
             "publish_count": 0,
-            "sync_status": "pending",
-            "expires_at": int(now.timestamp()) + self._settings.ticket_ttl_days * 86_400,
+            EXPIRES_AT: int(now.timestamp()) + self._settings.ticket_ttl_days * 86_400,
         }
-        with _dynamodb("put_item"):
+        with dynamodb_errors("put_item"):
             try:
                 self._tickets.put_item(Item=item, ConditionExpression="attribute_not_exists(ticket_id)")
             except ClientError as exc:
-                if not _is_condition_failure(exc):
+                if not is_condition_failure(exc):
                     raise
                 existing = self.get(ticket.ticket_id)
                 if existing is None:  # expired by TTL between the two calls; the client's retry recreates it
@@ -113,7 +76,7 @@ class TicketStore:
         return TicketRecord.from_item(item), True
 
     def get(self, ticket_id: str) -> TicketRecord | None:
-        with _dynamodb("get_item"):
+        with dynamodb_errors("get_item"):
             item = self._tickets.get_item(Key={"ticket_id": ticket_id}, ConsistentRead=True).get("Item")
         return TicketRecord.from_item(item) if item else None
 
@@ -126,12 +89,20 @@ class TicketStore:
 
     # -- tickets: worker side ------------------------------------------------------------------
 
-    def record_decision(self, ticket_id: str, decision: RoutingDecision, status: TicketStatus | str) -> bool:
-        """Store the decision unless one exists (False): the guard that makes redelivered messages harmless."""
+    def record_decision(
+        self, ticket_id: str, decision: RoutingDecision, status: TicketStatus | str, *, announce_within_s: int
+    ) -> bool:
+        """Store the decision unless one exists (False): the guard that makes redelivered messages harmless.
+
+        The writer gets ``announce_within_s`` to announce the decision (``mark_routed_event_sent``); until then no
+        other delivery may claim the announcement (``claim_announcement``), so a concurrent duplicate cannot
+        announce it a second time.
+        """
         status = TicketStatus(status)
         if status not in _DECIDED:
             raise ValueError(f"a decision leaves a ticket routed or needs_review, not {status}")
-        now = utc_iso(self._clock())
+        moment = self._clock()
+        now = utc_iso(moment)
         changes = {
             "status": status.value,
             "team": decision.team,
@@ -143,9 +114,33 @@ class TicketStore:
             "routed_at": now,
             "updated_at": now,
             "routed_event_sent": False,
+            "announce_by": utc_iso(moment + timedelta(seconds=announce_within_s)),
         }
         # A ``failed`` ticket may still be decided: on-call redrives it from the DLQ once the cause is fixed.
         return self._update(ticket_id, changes, only_from=(TicketStatus.RECEIVED, TicketStatus.FAILED))
+
+    def claim_announcement(self, ticket_id: str, *, announce_within_s: int) -> bool:
+        """Take over announcing a stored decision whose writer missed its deadline (it crashed between the write
+        and the event); False while the writer's time runs or once the event went out."""
+        moment = self._clock()
+        with dynamodb_errors("update_item"):
+            try:
+                self._tickets.update_item(
+                    Key={"ticket_id": ticket_id},
+                    UpdateExpression="SET announce_by = :deadline",
+                    ConditionExpression="attribute_exists(ticket_id) AND routed_event_sent = :false "
+                    "AND (attribute_not_exists(announce_by) OR announce_by < :now)",
+                    ExpressionAttributeValues={
+                        ":deadline": utc_iso(moment + timedelta(seconds=announce_within_s)),
+                        ":false": False,
+                        ":now": utc_iso(moment),
+                    },
+                )
+            except ClientError as exc:
+                if is_condition_failure(exc):
+                    return False
+                raise
+        return True
 
     def mark_routed_event_sent(self, ticket_id: str) -> None:
         now = utc_iso(self._clock())
@@ -178,7 +173,7 @@ class TicketStore:
             condition += " AND #state IN (" + ", ".join(f":from{i}" for i in range(len(only_from))) + ")"
             names["#state"] = "status"
             values.update({f":from{i}": state.value for i, state in enumerate(only_from)})
-        with _dynamodb("update_item"):
+        with dynamodb_errors("update_item"):
             try:
                 self._tickets.update_item(
                     Key={"ticket_id": ticket_id},
@@ -188,7 +183,7 @@ class TicketStore:
                     ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
-                if _is_condition_failure(exc):
+                if is_condition_failure(exc):
                     return False
                 raise
         return True
@@ -197,17 +192,17 @@ class TicketStore:
 
     def list_by_customer(self, customer_id: str, limit: int = 20, cursor: str | None = None) -> Page:
         """The customer's tickets, newest first. Raises ``InvalidCursorError`` for a foreign cursor."""
-        return self._newest_first("by_customer", customer_id, limit, cursor)
+        return self._newest_first(BY_CUSTOMER, customer_id, limit, cursor)
 
     def list_by_team(self, team: str, limit: int = 20, cursor: str | None = None) -> Page:
         """Tickets routed to ``team``, newest first (only decided tickets have a team)."""
-        return self._newest_first("by_team", team, limit, cursor)
+        return self._newest_first(BY_TEAM, team, limit, cursor)
 
-    def _newest_first(self, index: str, value: str, limit: int, cursor: str | None) -> Page:
-        hash_name, range_name = _INDEX_KEYS[index]
+    def _newest_first(self, index: Index, value: str, limit: int, cursor: str | None) -> Page:
+        hash_name, range_name = index.hash_key, index.range_key
         projection = {f"#p{i}": name for i, name in enumerate(TicketSummary.ATTRIBUTES)}
         query: dict[str, Any] = {
-            "IndexName": index,
+            "IndexName": index.name,
             "KeyConditionExpression": Key(hash_name).eq(value),
             "ScanIndexForward": False,
             "Limit": limit,
@@ -217,13 +212,41 @@ class TicketStore:
         if cursor is not None:
             key_names = frozenset({"ticket_id", hash_name, range_name})
             query["ExclusiveStartKey"] = decode_cursor(cursor, key_names=key_names, partition=(hash_name, value))
-        with _dynamodb("query"):
+        with dynamodb_errors("query"):
             answer = self._tickets.query(**query)
         last_key = answer.get("LastEvaluatedKey")
         return Page(
             items=[TicketSummary.from_item(item) for item in answer.get("Items", [])],
             next_cursor=encode_cursor(last_key) if last_key else None,
         )
+
+    def history(self, customer_id: str, limit: int, *, exclude: str | None = None) -> list[PastTicket]:
+        """The customer's latest ``limit`` tickets, newest first, leaving out ``exclude`` (the ticket at hand)."""
+        if limit <= 0:
+            return []
+        query: dict[str, Any] = {
+            "IndexName": BY_CUSTOMER.name,
+            "KeyConditionExpression": Key(BY_CUSTOMER.hash_key).eq(customer_id),
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+            "ProjectionExpression": "ticket_id, received_at, #s, team, category, payload",
+            "ExpressionAttributeNames": {"#s": "status"},
+        }
+        with dynamodb_errors("query"):
+            items = self._tickets.query(**query).get("Items", [])
+        past = [
+            PastTicket(
+                ticket_id=item["ticket_id"],
+                received_at=item["received_at"],
+                status=item["status"],
+                subject=Ticket.model_validate_json(item["payload"]).subject[:120],
+                team=item.get("team"),
+                category=item.get("category"),
+            )
+            for item in items
+            if item["ticket_id"] != exclude
+        ]
+        return past[:limit]
 
     def find_stuck(self, older_than_seconds: int, limit: int | None = None) -> list[TicketRecord]:
         """Tickets still ``received`` after ``older_than_seconds`` and not (re)published within it, oldest first.
@@ -234,40 +257,19 @@ class TicketStore:
         limit = limit if limit is not None else self._settings.sweep_batch_size
         cutoff = utc_iso(self._clock() - timedelta(seconds=older_than_seconds))
         query: dict[str, Any] = {
-            "IndexName": "by_status",
-            "KeyConditionExpression": Key("status").eq(TicketStatus.RECEIVED.value) & Key("received_at").lt(cutoff),
+            "IndexName": BY_STATUS.name,
+            "KeyConditionExpression": Key(BY_STATUS.hash_key).eq(TicketStatus.RECEIVED.value)
+            & Key(BY_STATUS.range_key).lt(cutoff),
             "FilterExpression": Attr("published_at").not_exists() | Attr("published_at").lt(cutoff),
             "ScanIndexForward": True,
             "Limit": limit,
         }
         found: list[TicketRecord] = []
         while len(found) < limit:
-            with _dynamodb("query"):
+            with dynamodb_errors("query"):
                 answer = self._tickets.query(**query)
             found.extend(TicketRecord.from_item(item) for item in answer.get("Items", []))
             if "LastEvaluatedKey" not in answer:
                 break
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return found[:limit]
-
-    # -- customers -----------------------------------------------------------------------------
-
-    def get_customer(self, customer_id: str) -> CustomerContext | None:
-        with _dynamodb("get_item"):
-            item = self._customers.get_item(Key={"customer_id": customer_id}).get("Item")
-        if not item:
-            return None
-        fields = {
-            name: float(value) if isinstance(value, Decimal) else value
-            for name, value in item.items()
-            if name in CustomerContext.model_fields
-        }
-        return CustomerContext.model_validate(fields)
-
-    def put_customer(self, customer: CustomerContext) -> None:
-        item = {
-            name: Decimal(str(value)) if isinstance(value, float) else value
-            for name, value in customer.model_dump(mode="json").items()
-        }
-        with _dynamodb("put_item"):
-            self._customers.put_item(Item=item)
