@@ -101,8 +101,6 @@ class Settings(BaseSettings):
     """Accepted TicketReceived events before the sweep gives a ticket up as failed."""
     sweep_batch_size: int = Field(default=100, gt=0)
     """Stuck tickets one sweep run handles, which bounds its Lambda time."""
-    history_limit: int = Field(default=5, ge=0)
-    """How many of the customer's earlier tickets the routing brain is shown."""
 
     # -- routing brain -------------------------------------------------------------------------------------
     model_dir: str | None = None

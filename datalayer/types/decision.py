@@ -13,10 +13,9 @@ from datalayer.types.troubleshooting import TroubleshootingPlan
 
 
 class DecisionTier(StrEnum):
-    """Which part of the brain made the call: the fast local model, or the Bedrock agent."""
+    """Which part of the brain made the call: so far only the fast local model."""
 
     LOCAL = "local"
-    BEDROCK = "bedrock"
 
 
 class TeamScore(BaseModel):
