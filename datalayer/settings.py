@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from datalayer.errors import SettingsError
@@ -60,6 +60,15 @@ class RoutingPolicy(StrEnum):
 
     LOCAL = "local"
     CASCADE = "cascade"
+
+
+class AgentProvider(StrEnum):
+    """Who answers the agent tier's model calls: Amazon Bedrock (Converse), any OpenAI-compatible chat-completions
+    endpoint (vLLM, llama.cpp server, Ollama, a LiteLLM proxy), or nobody (the cascade then runs local-only)."""
+
+    NONE = "none"
+    BEDROCK = "bedrock"
+    OPENAI = "openai"
 
 
 class Settings(BaseSettings):
@@ -110,6 +119,41 @@ class Settings(BaseSettings):
     routing_policy: RoutingPolicy = RoutingPolicy.LOCAL
     encoder_threads: int = Field(default=1, ge=0)
     """onnxruntime threads of the sentence encoder: 1 as on Lambda; 0 lets it use every core (training)."""
+
+    # -- agent tier (a strands agent deciding what the fast router is unsure of) -----------------------------
+    agent_provider: AgentProvider = AgentProvider.NONE
+    agent_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    """Bedrock: an inference-profile id (Claude Haiku 4.5 by default); openai: the endpoint's model name."""
+    agent_region: str | None = None
+    """Bedrock region; None: ``region``."""
+    agent_base_url: str | None = None
+    """Base URL of the OpenAI-compatible endpoint (``http://127.0.0.1:8080/v1``); ignored for Bedrock."""
+    agent_api_key: SecretStr | None = None
+    """Key of the OpenAI-compatible endpoint. A secret: never logged, never printed (repr shows ``**********``)."""
+    agent_temperature: float = Field(default=0.0, ge=0, le=1)
+    agent_max_tokens: int = Field(default=1024, gt=0)
+    """Cap on one model answer."""
+    agent_max_turns: int = Field(default=4, gt=0)
+    """Model calls for one ticket (tool round trips and output retries included): strands does not cap retries of
+    output that fails validation, so this and ``agent_max_total_tokens`` do."""
+    agent_max_total_tokens: int = Field(default=16_000, gt=0)
+    agent_connect_timeout_s: float = Field(default=2.0, gt=0)
+    agent_read_timeout_s: float = Field(default=20.0, gt=0)
+    agent_mask_pii: bool = True
+    """Mask account and phone numbers, e-mail and street addresses in what the model sees (off for a self-hosted
+    endpoint inside our network)."""
+    agent_price_input_per_mtok: float = Field(default=1.0, ge=0)
+    """US dollars per million input tokens (Claude Haiku 4.5 on Bedrock, on-demand)."""
+    agent_price_output_per_mtok: float = Field(default=5.0, ge=0)
+    agent_daily_budget_usd: float = Field(default=50.0, ge=0)
+    """Model spend per UTC day; once spent the cascade runs local-only until midnight."""
+    agent_daily_budget_tokens: int = Field(default=20_000_000, ge=0)
+    agent_circuit_failures: int = Field(default=5, gt=0)
+    """Consecutive provider errors that open the circuit."""
+    agent_circuit_open_s: int = Field(default=60, gt=0)
+    """How long an open circuit finalises tickets at once before one call is let through to probe."""
+    history_limit: int = Field(default=5, ge=0)
+    """How many of the customer's earlier tickets the agent is shown."""
 
     @classmethod
     def settings_customise_sources(
