@@ -1,7 +1,7 @@
 """Errors of the data layer: one base, one class per dependency, so callers catch what they can act on.
 
-``StoreError`` and ``PublishError`` are dependency failures (the API answers 503, a worker lets SQS retry), never
-bad input; ``SettingsError`` is a deployment mistake that should stop a process at start.
+``StoreError``, ``PublishError`` and ``QueueError`` are dependency failures (the API answers 503, a worker lets
+SQS retry), never bad input; ``SettingsError`` is a deployment mistake that should stop a process at start.
 """
 
 
@@ -19,3 +19,7 @@ class StoreError(DataLayerError):
 
 class PublishError(DataLayerError):
     """EventBridge did not accept an event."""
+
+
+class QueueError(DataLayerError):
+    """SQS did not accept a message."""

@@ -1,8 +1,10 @@
-"""The event contract: every event Switchboard puts on its bus, by name, with the schema of its detail.
+"""The event contract: every event Switchboard puts on its bus, by name, with the schema of its detail, and the
+one message a worker sends another directly.
 
 ``TicketReceived`` (API and sweep → routing queue) carries the whole ticket, so the worker needs no read to
-start; ``TicketRouted`` (worker → anyone downstream) announces a ticket's decision once it is final. The
-publisher, the EventBridge rules and the consumers all take names and shapes from here.
+start; ``TicketRouted`` (routing or agent worker → anyone downstream) announces a ticket's decision once it is
+final, once per ticket. ``AgentRequest`` (routing worker → agent queue) names a ticket the fast router was unsure
+of. The publisher, the EventBridge rules and the consumers all take names and shapes from here.
 
 A queue record is the whole EventBridge envelope (moto ignores a target's ``InputPath``, so the deployed rule
 does not use one either); ``parse_envelope`` checks the envelope and the detail against the contract.
@@ -65,6 +67,30 @@ class TicketRoutedDetail(EventDetail):
             priority=decision.priority.level,
             model_version=decision.model_version,
         )
+
+
+class AgentRequest(BaseModel):
+    """The agent queue's message: the ticket is read from the store, where its provisional decision waits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str
+    deferred_reason: str
+
+    @classmethod
+    def parse(cls, body: str) -> AgentRequest:
+        """``EventFormatError`` for anything that is not an agent request."""
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as error:
+            raise EventFormatError(f"not an agent request: {error}", _ticket_id(_json_or_none(body))) from error
+
+
+def _json_or_none(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 D = TypeVar("D", bound=EventDetail)

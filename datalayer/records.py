@@ -14,12 +14,23 @@ from datalayer.types import Ticket
 
 
 class TicketStatus(StrEnum):
-    """Life cycle of a ticket: the API writes ``received``; the worker moves it on exactly once."""
+    """Life cycle of a ticket.
+
+    The API writes ``received``. The routing worker moves it on once: to ``routed`` or ``needs_review`` when the
+    fast router's decision is final, or to ``awaiting_agent`` when the fast router is unsure and the cascade sends
+    the ticket to the agent tier; the ticket then shows the fast (provisional) decision until the agent worker
+    moves it, once, to ``routed`` or ``needs_review``. ``failed``: routing gave up (the reason is on the ticket).
+    """
 
     RECEIVED = "received"
+    AWAITING_AGENT = "awaiting_agent"
     ROUTED = "routed"
     NEEDS_REVIEW = "needs_review"
     FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW)
 
 
 def utc_iso(moment: datetime) -> str:

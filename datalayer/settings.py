@@ -24,16 +24,19 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from datalayer.errors import SettingsError
 
-RESOURCES = ("tickets_table", "customers_table", "status_table", "event_bus", "routing_queue", "routing_dlq")
-"""Settings that name an AWS resource of the stage; each defaults to ``switchboard-<stage>-<suffix>``."""
 _SUFFIX = {
     "tickets_table": "tickets",
     "customers_table": "customers",
     "status_table": "service-status",
+    "control_table": "agent-control",
     "event_bus": "bus",
     "routing_queue": "routing",
     "routing_dlq": "routing-dlq",
+    "agent_queue": "agent",
+    "agent_dlq": "agent-dlq",
 }
+RESOURCES = tuple(_SUFFIX)
+"""Settings that name an AWS resource of the stage; each defaults to ``switchboard-<stage>-<suffix>``."""
 
 
 _reading_the_environment: ContextVar[bool] = ContextVar("reading_the_environment", default=True)
@@ -91,9 +94,14 @@ class Settings(BaseSettings):
     tickets_table: str = ""
     customers_table: str = ""
     status_table: str = ""
+    control_table: str = ""
+    """The agent tier's shared state: the daily budget and the provider circuit, one item each."""
     event_bus: str = ""
     routing_queue: str = ""
     routing_dlq: str = ""
+    agent_queue: str = ""
+    """Tickets the fast router was unsure of, waiting for the agent worker."""
+    agent_dlq: str = ""
     event_source: str = "switchboard.tickets"
 
     # -- REST API ------------------------------------------------------------------------------------------

@@ -79,6 +79,18 @@ def status_table(settings: Settings) -> Table:
     )
 
 
+def control_table(settings: Settings) -> Table:
+    """One item per shared guard of the agent tier (``budget#2026-12-03``, ``circuit#bedrock``): every worker
+    updates the same items with atomic counters and conditional writes."""
+    return Table(
+        id="agent_control",
+        name=settings.control_table,
+        hash_key="key",
+        attributes={"key": "S"},
+        ttl_attribute=EXPIRES_AT,
+    )
+
+
 def all_tables(settings: Settings) -> tuple[Table, ...]:
     """Every table of the stage, in the order provisioning creates them."""
-    return (tickets_table(settings), customers_table(settings), status_table(settings))
+    return (tickets_table(settings), customers_table(settings), status_table(settings), control_table(settings))

@@ -26,8 +26,6 @@ from datalayer.settings import Settings
 from datalayer.tables import BY_CUSTOMER, BY_STATUS, BY_TEAM, EXPIRES_AT, Index, tickets_table
 from datalayer.types import PastTicket, RoutingDecision, Ticket
 
-_DECIDED = frozenset({TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW})
-
 
 class TicketStore:
     """Data access for the API, the workers and the sweep. ``clock`` exists so tests control time."""
@@ -92,18 +90,46 @@ class TicketStore:
     def record_decision(
         self, ticket_id: str, decision: RoutingDecision, status: TicketStatus | str, *, announce_within_s: int
     ) -> bool:
-        """Store the decision unless one exists (False): the guard that makes redelivered messages harmless.
+        """Store the routing worker's final decision unless one exists (False): the guard that makes redelivered
+        messages harmless.
 
         The writer gets ``announce_within_s`` to announce the decision (``mark_routed_event_sent``); until then no
         other delivery may claim the announcement (``claim_announcement``), so a concurrent duplicate cannot
-        announce it a second time.
+        announce it a second time. A ``failed`` ticket may still be decided: on-call redrives it from the DLQ once
+        the cause is fixed.
         """
+        return self._decide(
+            ticket_id, decision, status, (TicketStatus.RECEIVED, TicketStatus.FAILED), announce_within_s
+        )
+
+    def record_provisional(self, ticket_id: str, decision: RoutingDecision) -> bool:
+        """Store the fast router's decision as provisional and mark the ticket ``awaiting_agent`` (False if the
+        ticket was decided meanwhile). The API shows it until the agent tier's final decision replaces it."""
+        return self._decide(
+            ticket_id, decision, TicketStatus.AWAITING_AGENT, (TicketStatus.RECEIVED, TicketStatus.FAILED), None
+        )
+
+    def finalize_decision(
+        self, ticket_id: str, decision: RoutingDecision, status: TicketStatus | str, *, announce_within_s: int
+    ) -> bool:
+        """Replace the provisional decision by the final one (the agent's, or the fast one when the agent could
+        not decide); False unless the ticket is still ``awaiting_agent``."""
+        return self._decide(ticket_id, decision, status, (TicketStatus.AWAITING_AGENT,), announce_within_s)
+
+    def _decide(
+        self,
+        ticket_id: str,
+        decision: RoutingDecision,
+        status: TicketStatus | str,
+        only_from: tuple[TicketStatus, ...],
+        announce_within_s: int | None,
+    ) -> bool:
         status = TicketStatus(status)
-        if status not in _DECIDED:
-            raise ValueError(f"a decision leaves a ticket routed or needs_review, not {status}")
+        if not (status.is_final or (status is TicketStatus.AWAITING_AGENT and announce_within_s is None)):
+            raise ValueError(f"a decision leaves a ticket routed, needs_review or awaiting_agent, not {status}")
         moment = self._clock()
         now = utc_iso(moment)
-        changes = {
+        changes: dict[str, Any] = {
             "status": status.value,
             "team": decision.team,
             "category": decision.category,
@@ -111,29 +137,65 @@ class TicketStore:
             "decision": decision.model_dump_json(),
             "processing_time_ms": Decimal(str(decision.processing_ms)),
             "model_version": decision.model_version,
-            "routed_at": now,
             "updated_at": now,
-            "routed_event_sent": False,
-            "announce_by": utc_iso(moment + timedelta(seconds=announce_within_s)),
         }
-        # A ``failed`` ticket may still be decided: on-call redrives it from the DLQ once the cause is fixed.
-        return self._update(ticket_id, changes, only_from=(TicketStatus.RECEIVED, TicketStatus.FAILED))
+        if announce_within_s is None:
+            changes["deferred_at"] = now
+        else:
+            changes.update(
+                routed_at=now,
+                routed_event_sent=False,
+                announce_by=utc_iso(moment + timedelta(seconds=announce_within_s)),
+            )
+        return self._update(ticket_id, changes, only_from=only_from)
 
     def claim_announcement(self, ticket_id: str, *, announce_within_s: int) -> bool:
         """Take over announcing a stored decision whose writer missed its deadline (it crashed between the write
         and the event); False while the writer's time runs or once the event went out."""
+        condition, values = "routed_event_sent = :false", {":false": False}
+        return self._claim(ticket_id, "announce_by", announce_within_s, condition, {}, values)
+
+    def claim_agent_call(self, ticket_id: str, *, lease_s: int) -> bool:
+        """Become the one delivery that asks the agent about this ticket, for ``lease_s`` (the agent worker's
+        timeout); False while another delivery holds the claim or once the ticket is no longer awaiting the agent.
+        Concurrent deliveries of one agent message therefore make one model call."""
+        return self._claim(
+            ticket_id,
+            "agent_claim_until",
+            lease_s,
+            "#state = :awaiting",
+            {"#state": "status"},
+            {":awaiting": TicketStatus.AWAITING_AGENT.value},
+        )
+
+    def release_agent_claim(self, ticket_id: str) -> None:
+        """Give the claim up before the lease ends (the message goes back to the queue to be tried again)."""
+        with dynamodb_errors("update_item"):
+            self._tickets.update_item(Key={"ticket_id": ticket_id}, UpdateExpression="REMOVE agent_claim_until")
+
+    def _claim(
+        self,
+        ticket_id: str,
+        deadline: str,
+        lease_s: int,
+        condition: str,
+        names: Mapping[str, str],
+        values: Mapping[str, Any],
+    ) -> bool:
+        """Set ``deadline`` to now + ``lease_s`` if ``condition`` holds and no unexpired deadline is set."""
         moment = self._clock()
         with dynamodb_errors("update_item"):
             try:
                 self._tickets.update_item(
                     Key={"ticket_id": ticket_id},
-                    UpdateExpression="SET announce_by = :deadline",
-                    ConditionExpression="attribute_exists(ticket_id) AND routed_event_sent = :false "
-                    "AND (attribute_not_exists(announce_by) OR announce_by < :now)",
+                    UpdateExpression="SET #deadline = :deadline",
+                    ConditionExpression=f"attribute_exists(ticket_id) AND {condition} "
+                    "AND (attribute_not_exists(#deadline) OR #deadline < :now)",
+                    ExpressionAttributeNames={"#deadline": deadline, **names},
                     ExpressionAttributeValues={
-                        ":deadline": utc_iso(moment + timedelta(seconds=announce_within_s)),
-                        ":false": False,
+                        ":deadline": utc_iso(moment + timedelta(seconds=lease_s)),
                         ":now": utc_iso(moment),
+                        **values,
                     },
                 )
             except ClientError as exc:

@@ -43,7 +43,6 @@ from infra import logs
 from infra.poller import SqsEventSourceMapping, find_sqs_handler
 from infra.resources import Provisioned, provision, seed_customers
 from workers import routing
-from workers.limits import VISIBILITY_TIMEOUT_SECONDS
 from workers.sweep import sweep_with_settings
 
 log = logging.getLogger("switchboard.local")
@@ -61,7 +60,8 @@ class StackOptions:
     """0 picks a free port (tests, benchmarks)."""
     workers: int = 4
     keyword_router: bool = False
-    visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS
+    visibility_timeout_s: int | None = None
+    """Every queue's visibility timeout; None: the production values (tests shorten them to see retries)."""
     sweep_every_s: float = DEFAULT_SWEEP_EVERY_S
     region: str = "us-east-1"
 

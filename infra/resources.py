@@ -23,7 +23,7 @@ from datalayer.events import TICKET_RECEIVED
 from datalayer.settings import Settings
 from datalayer.tables import Table, all_tables
 from datalayer.types import AccountType, CustomerContext, Standing
-from workers.limits import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
+from workers.limits import AGENT_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
 
 ROUTING_TARGET_ID = "routing-queue"
 
@@ -58,20 +58,37 @@ class Stack:
     routing_dlq: Queue
     routing_queue: Queue
     ticket_received_rule: Rule
+    agent_dlq: Queue
+    agent_queue: Queue
+    """Filled by the routing worker (SendMessage), not by a rule: only it knows which tickets are unsure."""
+
+    @property
+    def queues(self) -> tuple[Queue, ...]:
+        """Every queue, each dead-letter queue before the queue that uses it."""
+        return (self.routing_dlq, self.routing_queue, self.agent_dlq, self.agent_queue)
 
 
-def define(settings: Settings, *, visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS) -> Stack:
+def define(settings: Settings, *, visibility_timeout_s: int | None = None) -> Stack:
     """The resources of ``settings``' stage.
 
-    ``visibility_timeout_s`` exists for tests that watch a message fail five times: with the production value
-    that takes fifteen minutes. Everything else must stay as defined.
+    ``visibility_timeout_s`` exists for tests that watch a message fail five times: with the production values
+    (six times each worker's timeout) that takes many minutes. Everything else must stay as defined.
     """
-    dlq = Queue(name=settings.routing_dlq, visibility_timeout_s=visibility_timeout_s, retention_s=DLQ_RETENTION_SECONDS)
+    routing_visibility = visibility_timeout_s or VISIBILITY_TIMEOUT_SECONDS
+    agent_visibility = visibility_timeout_s or AGENT_VISIBILITY_TIMEOUT_SECONDS
+    dlq = Queue(name=settings.routing_dlq, visibility_timeout_s=routing_visibility, retention_s=DLQ_RETENTION_SECONDS)
     routing = Queue(
         name=settings.routing_queue,
-        visibility_timeout_s=visibility_timeout_s,
+        visibility_timeout_s=routing_visibility,
         retention_s=ROUTING_RETENTION_SECONDS,
         dead_letter_queue=dlq.name,
+    )
+    agent_dlq = Queue(name=settings.agent_dlq, visibility_timeout_s=agent_visibility, retention_s=DLQ_RETENTION_SECONDS)
+    agent = Queue(
+        name=settings.agent_queue,
+        visibility_timeout_s=agent_visibility,
+        retention_s=ROUTING_RETENTION_SECONDS,
+        dead_letter_queue=agent_dlq.name,
     )
     rule = Rule(
         name=f"switchboard-{settings.stage}-ticket-received",
@@ -79,7 +96,7 @@ def define(settings: Settings, *, visibility_timeout_s: int = VISIBILITY_TIMEOUT
         event_pattern={"source": [settings.event_source], "detail-type": [TICKET_RECEIVED]},
         target_queue=routing.name,
     )
-    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule)
+    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule, agent_dlq, agent)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -153,13 +170,17 @@ class Provisioned:
     routing_dlq_url: str
     routing_dlq_arn: str
     rule_arn: str
+    agent_queue_url: str
+    agent_queue_arn: str
+    agent_dlq_url: str
+    agent_dlq_arn: str
 
 
 def provision(
     settings: Settings,
     *,
     session: boto3.session.Session | None = None,
-    visibility_timeout_s: int = VISIBILITY_TIMEOUT_SECONDS,
+    visibility_timeout_s: int | None = None,
 ) -> Provisioned:
     """Create (or converge) every resource of the stage; safe to run any number of times."""
     stack = define(settings, visibility_timeout_s=visibility_timeout_s)
@@ -183,7 +204,11 @@ def provision(
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, rule_arn))})
 
     events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[{"Id": ROUTING_TARGET_ID, "Arn": queue_arn}])
-    return Provisioned(queue_url, queue_arn, dlq_url, dlq_arn, rule_arn)
+    agent_dlq_url, agent_dlq_arn = _ensure_queue(sqs, stack.agent_dlq, dead_letter_arn=None)
+    agent_url, agent_arn = _ensure_queue(sqs, stack.agent_queue, dead_letter_arn=agent_dlq_arn)
+    return Provisioned(
+        queue_url, queue_arn, dlq_url, dlq_arn, rule_arn, agent_url, agent_arn, agent_dlq_url, agent_dlq_arn
+    )
 
 
 def _client(session: Any, service: str, settings: Settings) -> Any:

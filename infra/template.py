@@ -27,6 +27,8 @@ TICKET_RECEIVED_RULE = "TicketReceivedRule"
 ROUTING_QUEUE = "RoutingQueue"
 ROUTING_DLQ = "RoutingDeadLetterQueue"
 ROUTING_QUEUE_POLICY = "RoutingQueuePolicy"
+AGENT_QUEUE = "AgentQueue"
+AGENT_DLQ = "AgentDeadLetterQueue"
 DATA_PLANE_POLICY = "SwitchboardDataPlane"
 
 TABLE_ACTIONS = [
@@ -87,6 +89,8 @@ def data_plane_resources(stack: Stack) -> dict[str, Any]:
         EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": stack.event_bus}},
         ROUTING_DLQ: _queue(stack.routing_dlq, None),
         ROUTING_QUEUE: _queue(stack.routing_queue, ROUTING_DLQ),
+        AGENT_DLQ: _queue(stack.agent_dlq, None),
+        AGENT_QUEUE: _queue(stack.agent_queue, AGENT_DLQ),
         TICKET_RECEIVED_RULE: {
             "Type": "AWS::Events::Rule",
             # The bus by name plus DependsOn rather than {"Ref": EventBus}: same result in AWS, and moto's

@@ -15,6 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from datalayer.budget import DailyBudget
+from datalayer.circuit import ProviderCircuit
 from datalayer.customers import CustomerStore
 from datalayer.service_status import ServiceStatusStore
 from datalayer.settings import Settings, get_settings, use_settings
@@ -87,3 +89,15 @@ def customers(aws: Aws) -> CustomerStore:
 @pytest.fixture
 def service_status(aws: Aws, clock: FakeClock) -> ServiceStatusStore:
     return ServiceStatusStore(aws.settings, dynamodb_resource=aws.clients.dynamodb_resource, clock=clock)
+
+
+@pytest.fixture
+def budget(aws: Aws, clock: FakeClock) -> DailyBudget:
+    settings = aws.settings.derive(agent_daily_budget_usd=1.0, agent_daily_budget_tokens=100_000)
+    return DailyBudget(settings, dynamodb_resource=aws.clients.dynamodb_resource, clock=clock)
+
+
+@pytest.fixture
+def circuit(aws: Aws, clock: FakeClock) -> ProviderCircuit:
+    settings = aws.settings.derive(agent_provider="bedrock", agent_circuit_failures=3, agent_circuit_open_s=60)
+    return ProviderCircuit(settings, dynamodb_resource=aws.clients.dynamodb_resource, clock=clock)

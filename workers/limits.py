@@ -20,3 +20,14 @@ BATCHING_WINDOW_SECONDS: Final = 0
 """Lambda's wait to fill a batch. 0 (Lambda's default for standard queues): a window adds its full length to the
 receipt-to-decision latency of a lone ticket (p99 1.65 s instead of < 1 s at 10 tickets/s locally), and under load
 batches fill by themselves."""
+
+AGENT_WORKER_TIMEOUT_SECONDS: Final = 90
+"""Lambda timeout of the agent worker: a few model calls (``agent_max_turns`` × ``agent_read_timeout_s`` at worst)
+and the in-process retries on throttling fit in it; ``.chalice/config.json`` must say the same (a test checks it)."""
+AGENT_VISIBILITY_TIMEOUT_SECONDS: Final = 6 * AGENT_WORKER_TIMEOUT_SECONDS
+AGENT_BATCH_SIZE: Final = 1
+"""One ticket per invocation: a batch would make each ticket wait for the model calls of the ones before it."""
+AGENT_MAX_CONCURRENCY: Final = 10
+"""Agent invocations at once (the event source's maximum concurrency): the guard for the provider's rate limit."""
+AGENT_RETRY_DELAY_SECONDS: Final = 30
+"""When the provider throttles or times out past the in-process retries, the message comes back this much later."""

@@ -10,7 +10,7 @@ objects travel over REST, through SQS messages and into DynamoDB.
 """
 
 from datalayer.types.customer import AccountType, CustomerContext, Standing
-from datalayer.types.decision import DecisionTier, RoutingDecision, TeamScore
+from datalayer.types.decision import AgentUsage, DecisionTier, FallbackCause, RoutingDecision, TeamScore
 from datalayer.types.entities import ExtractedEntities, MoneyAmount
 from datalayer.types.history import PastTicket
 from datalayer.types.priority import PriorityAssessment, PriorityFactors, PriorityLevel
@@ -21,11 +21,13 @@ from datalayer.types.troubleshooting import ArticleRef, TroubleshootingPlan, Tro
 __all__ = [
     "EVERYWHERE",
     "AccountType",
+    "AgentUsage",
     "ArticleRef",
     "Channel",
     "CustomerContext",
     "DecisionTier",
     "ExtractedEntities",
+    "FallbackCause",
     "MoneyAmount",
     "Outage",
     "PastTicket",

@@ -13,9 +13,40 @@ from datalayer.types.troubleshooting import TroubleshootingPlan
 
 
 class DecisionTier(StrEnum):
-    """Which part of the brain made the call: so far only the fast local model."""
+    """Which part of the brain made the call: the fast local model, or the agent tier (a model with tools)."""
 
     LOCAL = "local"
+    AGENT = "agent"
+
+
+class FallbackCause(StrEnum):
+    """Why the agent tier did not decide a ticket it was given; the fast decision then became final, marked for
+    manual review. Every cause ends the same way; they differ in what happened first (README: the agent tier)."""
+
+    NO_PROVIDER = "no_provider"
+    """The cascade runs local-only: no model provider is configured."""
+    INVALID_OUTPUT = "invalid_output"
+    THROTTLED = "throttled"
+    TIMEOUT = "timeout"
+    PROVIDER_ERROR = "provider_error"
+    CIRCUIT_OPEN = "circuit_open"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+class AgentUsage(BaseModel):
+    """What asking the agent tier cost and gave, recorded on every decision it was involved in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    model_id: str
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    model_calls: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0)
+    fallback: FallbackCause | None = Field(default=None, description="Set when the agent did not decide.")
+    second_team: str | None = None
 
 
 class TeamScore(BaseModel):
@@ -43,5 +74,9 @@ class RoutingDecision(BaseModel):
     troubleshooting: TroubleshootingPlan
     model_version: str
     tier: DecisionTier = DecisionTier.LOCAL
+    deferred_reason: str | None = Field(
+        default=None, description="Why the fast router's decision went to the agent tier (its thresholds' verdict)."
+    )
+    agent: AgentUsage | None = Field(default=None, description="Present once the agent tier was asked.")
     processing_ms: float = Field(ge=0)
     decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -95,7 +95,8 @@ def _snapshot(session: boto3.session.Session, settings: Settings) -> dict[str, A
     """What exists, with account- and region-specific parts removed so two deployments compare equal."""
     dynamodb, sqs, events = (session.client(s) for s in ("dynamodb", "sqs", "events"))
     snapshot: dict[str, Any] = {}
-    for name in (settings.tickets_table, settings.customers_table):
+    stack = define(settings)
+    for name in (table.name for table in stack.tables):
         table = dynamodb.describe_table(TableName=name)["Table"]
         snapshot[name] = {
             "keys": table["KeySchema"],
@@ -105,7 +106,7 @@ def _snapshot(session: boto3.session.Session, settings: Settings) -> dict[str, A
                 for i in table.get("GlobalSecondaryIndexes", [])
             ),
         }
-    for name in (settings.routing_queue, settings.routing_dlq):
+    for name in (queue.name for queue in stack.queues):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes.get("RedrivePolicy", "{}"))
