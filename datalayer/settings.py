@@ -163,6 +163,17 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=5, ge=0)
     """How many of the customer's earlier tickets the agent is shown."""
 
+    # -- list prices for the cost report (US dollars, us-east-1, on demand; python -m ops cost) --------------
+    price_lambda_gb_second: float = Field(default=0.0000166667, ge=0)
+    price_lambda_request: float = Field(default=0.0000002, ge=0)
+    price_api_request: float = Field(default=0.0000035, ge=0)
+    """API Gateway REST API, per request (first 333 million a month)."""
+    price_dynamodb_write_unit: float = Field(default=0.000000625, ge=0)
+    price_dynamodb_read_unit: float = Field(default=0.000000125, ge=0)
+    price_event: float = Field(default=0.000001, ge=0)
+    """EventBridge custom event put on a bus."""
+    price_sqs_request: float = Field(default=0.0000004, ge=0)
+
     @classmethod
     def settings_customise_sources(
         cls,

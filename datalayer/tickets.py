@@ -7,8 +7,8 @@ lets only one decision in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -309,6 +309,21 @@ class TicketStore:
             if item["ticket_id"] != exclude
         ]
         return past[:limit]
+
+    def received_between(self, status: TicketStatus, since: datetime, until: datetime) -> Iterator[TicketRecord]:
+        """Every ticket in ``status`` received in [since, until), oldest first (reports; pages through all)."""
+        query: dict[str, Any] = {
+            "IndexName": BY_STATUS.name,
+            "KeyConditionExpression": Key(BY_STATUS.hash_key).eq(TicketStatus(status).value)
+            & Key(BY_STATUS.range_key).between(utc_iso(since), utc_iso(until - timedelta(microseconds=1))),
+        }
+        while True:
+            with dynamodb_errors("query"):
+                answer = self._tickets.query(**query)
+            yield from (TicketRecord.from_item(item) for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def find_stuck(self, older_than_seconds: int, limit: int | None = None) -> list[TicketRecord]:
         """Tickets still ``received`` after ``older_than_seconds`` and not (re)published within it, oldest first.

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from ops import outages
+from ops import cost, outages
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Switchboard operator commands.")
 app.add_typer(outages.app, name="outage")
+app.command(name="cost")(cost.cost)

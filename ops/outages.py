@@ -21,31 +21,16 @@ from rich.table import Table
 
 from datalayer.errors import DataLayerError
 from datalayer.service_status import ServiceStatusStore
-from datalayer.settings import Settings, get_settings
 from datalayer.types import EVERYWHERE, Outage, ServiceHealth
+from ops.options import Endpoint, Stage, fail, settings_for
 
 app = typer.Typer(no_args_is_help=True, help="Network outages that routing takes into account.")
 
-Stage = Annotated[str | None, typer.Option(help="Stage whose status table to use (default: SWITCHBOARD_STAGE).")]
-Endpoint = Annotated[
-    str | None, typer.Option(help="Embedded AWS to talk to, e.g. the local stack's moto URL (default: AWS).")
-]
 Region = Annotated[str, typer.Option(help=f"Service area of the outage; {EVERYWHERE!r} for nationwide.")]
 
 
 def _store(stage: str | None, endpoint_url: str | None) -> ServiceStatusStore:
-    changes: dict[str, str] = {}
-    if stage:
-        changes["stage"] = stage
-    if endpoint_url:
-        changes["endpoint_url"] = endpoint_url
-    settings: Settings = get_settings().derive(**changes) if changes else get_settings()
-    return ServiceStatusStore(settings)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+    return ServiceStatusStore(settings_for(stage, endpoint_url))
 
 
 @app.command()
@@ -73,9 +58,9 @@ def declare(
         )
         stored = _store(stage, endpoint_url).declare(outage)
     except ValidationError as exc:
-        raise _fail(_first_error(exc), 2) from None
+        raise fail(_first_error(exc), 2) from None
     except DataLayerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     since = f"{stored.started_at:%Y-%m-%d %H:%M} UTC" if stored.started_at else "now"
     typer.echo(f"declared {stored.outage_id}: {stored.impact} of {stored.service} {stored.where} since {since}")
 
@@ -92,9 +77,9 @@ def end(
     try:
         ended = _store(stage, endpoint_url).end(region, outage_id, at)
     except ValidationError as exc:
-        raise _fail(_first_error(exc), 2) from None
+        raise fail(_first_error(exc), 2) from None
     except DataLayerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"ended {ended.outage_id} {ended.where} at {ended.ended_at:%Y-%m-%d %H:%M} UTC")
 
 
@@ -110,7 +95,7 @@ def list_outages(
         store = _store(stage, endpoint_url)
         outages = store.outages(region) if region else store.all_outages()
     except DataLayerError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps([outage.model_dump(mode="json") for outage in outages]))
         return

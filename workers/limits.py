@@ -8,6 +8,12 @@ also needs ``MAX_RECEIVE_COUNT`` to know when a failing delivery is the last bef
 
 from typing import Final
 
+API_MEMORY_MB: Final = 512
+WORKER_MEMORY_MB: Final = 2048
+"""The routing worker's memory: onnxruntime gets the CPU share that comes with it (Lambda scales CPU with memory)."""
+AGENT_WORKER_MEMORY_MB: Final = 512
+"""The agent worker mostly waits on the model provider."""
+
 WORKER_TIMEOUT_SECONDS: Final = 30
 """Lambda timeout of the routing worker; ``.chalice/config.json`` must say the same (a test checks it)."""
 
