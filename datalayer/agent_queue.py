@@ -39,3 +39,12 @@ class AgentQueue:
             self._sqs.send_message(QueueUrl=self._url, MessageBody=request.model_dump_json())
         except (ClientError, BotoCoreError) as exc:
             raise QueueError(f"agent request for {request.ticket_id} not sent: {exc}") from exc
+
+    def retry_later(self, receipt_handle: str, delay_s: int) -> None:
+        """Make a received message visible again in ``delay_s`` seconds instead of after its visibility timeout."""
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise QueueError(f"agent request not given back to the queue: {exc}") from exc

@@ -31,6 +31,8 @@ class FallbackCause(StrEnum):
     PROVIDER_ERROR = "provider_error"
     CIRCUIT_OPEN = "circuit_open"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    WORKER_ERROR = "worker_error"
+    """The agent worker itself failed on every delivery (a bug: its message is in the agent DLQ)."""
 
 
 class AgentUsage(BaseModel):
@@ -66,6 +68,9 @@ class RoutingDecision(BaseModel):
     confidence: float = Field(ge=0, le=1)
     alternatives: list[TeamScore] = Field(description="The top-2 teams with their confidences, best first.")
     categories: list[str] = Field(default_factory=list, description="Every category above the multi-issue threshold.")
+    team_probabilities: dict[str, float] = Field(
+        default_factory=dict, description="The fast router's calibrated probability of every team."
+    )
     requires_manual_review: bool
     review_reasons: list[str] = Field(default_factory=list)
     reasoning: list[str] = Field(default_factory=list)
@@ -80,3 +85,12 @@ class RoutingDecision(BaseModel):
     agent: AgentUsage | None = Field(default=None, description="Present once the agent tier was asked.")
     processing_ms: float = Field(ge=0)
     decided_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def ranked_teams(self) -> list[TeamScore]:
+        """Every team the fast router scored, most probable first (its top-2 when it recorded no more)."""
+        if not self.team_probabilities:
+            return list(self.alternatives)
+        category_of = {score.team: score.category for score in self.alternatives}
+        ranked = sorted(self.team_probabilities.items(), key=lambda item: (-item[1], item[0]))
+        return [TeamScore(team=team, category=category_of.get(team, ""), confidence=p) for team, p in ranked]
