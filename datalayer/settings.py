@@ -56,13 +56,15 @@ class RoutingPolicy(StrEnum):
     """Which decisions the fast router may make alone.
 
     ``local``: every ticket is decided by the fast router; confidence below ``review_threshold`` (the taxonomy's
-    70 % by default) sends it to manual review. ``cascade``: the per-channel thresholds shipped with the model
-    (``python -m agent.evaluate --coverage``) mark the tickets the fast router is unsure of; until a second tier
-    decides those, they go to manual review.
+    70 % by default) sends it to manual review. ``cascade`` (the default): the per-channel thresholds shipped with
+    the model (``python -m agent.evaluate --coverage``) mark the tickets the fast router is unsure of, and the agent
+    tier decides those; with no agent provider they go to manual review (the cascade runs local-only).
+    ``agent``: the agent tier decides every ticket.
     """
 
     LOCAL = "local"
     CASCADE = "cascade"
+    AGENT = "agent"
 
 
 class AgentProvider(StrEnum):
@@ -124,7 +126,7 @@ class Settings(BaseSettings):
     """Model directory, or ``keyword`` for the baseline; None: the shipped telecom model."""
     review_threshold: float | None = Field(default=None, ge=0, le=1)
     """Confidence below which the ``local`` policy asks for manual review; None: the taxonomy's (0.70)."""
-    routing_policy: RoutingPolicy = RoutingPolicy.LOCAL
+    routing_policy: RoutingPolicy = RoutingPolicy.CASCADE
     encoder_threads: int = Field(default=1, ge=0)
     """onnxruntime threads of the sentence encoder: 1 as on Lambda; 0 lets it use every core (training)."""
 

@@ -32,14 +32,15 @@ from aws_lambda_powertools import Logger
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
+from datalayer.agent_queue import AgentQueue
 from datalayer.customers import CustomerStore
-from datalayer.events import EventFormatError, TicketReceivedDetail, parse_envelope
+from datalayer.events import AgentRequest, EventFormatError, TicketReceivedDetail, parse_envelope
 from datalayer.publisher import EventPublisher
 from datalayer.records import TicketStatus
 from datalayer.service_status import ServiceStatusStore
-from datalayer.settings import Settings, get_settings
+from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings
 from datalayer.tickets import TicketStore
-from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from datalayer.types import AgentUsage, CustomerContext, FallbackCause, RoutingDecision, ServiceStatus, Ticket
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
@@ -83,6 +84,8 @@ class Store(Protocol):
 
     def mark_failed(self, ticket_id: str, reason: str) -> bool: ...
 
+    def record_provisional(self, ticket_id: str, decision: RoutingDecision) -> bool: ...
+
 
 class Customers(Protocol):
     def get(self, customer_id: str) -> CustomerContext | None: ...
@@ -90,6 +93,12 @@ class Customers(Protocol):
 
 class ServiceStatusSource(Protocol):
     def status_for(self, customer: CustomerContext | None) -> ServiceStatus: ...
+
+
+class AgentRequests(Protocol):
+    """``datalayer.agent_queue.AgentQueue``."""
+
+    def send(self, request: AgentRequest) -> None: ...
 
 
 class Publisher(Protocol):
@@ -119,6 +128,8 @@ class Outcome(StrEnum):
     """Another delivery already decided and announced this ticket."""
     EVENT_REPAIRED = "event_repaired"
     """The decision was stored by an earlier delivery that died before announcing it; this one announced it."""
+    DEFERRED = "deferred"
+    """The fast router was unsure: its decision is stored as provisional and the ticket is in the agent queue."""
     FAILED = "failed"
 
 
@@ -152,13 +163,19 @@ class RoutingWorker:
         service_status: ServiceStatusSource,
         publisher: Publisher,
         *,
+        policy: RoutingPolicy = RoutingPolicy.CASCADE,
+        agent_requests: AgentRequests | None = None,
         max_receive_count: int = MAX_RECEIVE_COUNT,
     ) -> None:
+        """``policy`` decides which tickets go to the agent tier; ``agent_requests`` None: no provider, the cascade
+        runs local-only and those tickets go to manual review instead."""
         self.router = router
         self.store = store
         self.customers = customers
         self.service_status = service_status
         self.publisher = publisher
+        self.policy = policy
+        self.agent_requests = agent_requests
         self.max_receive_count = max_receive_count
 
     def process_batch(self, records: Iterable[Mapping[str, Any]]) -> list[RecordResult]:
@@ -192,6 +209,11 @@ class RoutingWorker:
         stored = self.store.get(ticket.ticket_id)
         if stored is None:
             raise TicketNotStored(ticket.ticket_id)
+        if stored.status == TicketStatus.AWAITING_AGENT:
+            # An earlier delivery stored the provisional decision; its agent request may not have gone out.
+            decision = RoutingDecision.model_validate(stored.decision)
+            self._request_agent(ticket.ticket_id, decision.deferred_reason or "unsure")
+            return Outcome.DEFERRED
         if stored.status in DECIDED:
             if stored.routed_event_sent:
                 return Outcome.DUPLICATE
@@ -204,10 +226,21 @@ class RoutingWorker:
         started = time.perf_counter()
         customer = self.customers.get(ticket.customer_id)
         decision = self.router.route(ticket, customer, self.service_status.status_for(customer))
+        deferred_reason = self._deferred_reason(decision)
+        if deferred_reason is not None:
+            decision = decision.model_copy(update={"deferred_reason": deferred_reason})
+            if self.agent_requests is not None:
+                if not self.store.record_provisional(ticket.ticket_id, decision):
+                    return Outcome.DUPLICATE
+                self._request_agent(ticket.ticket_id, deferred_reason)
+                logger.info(
+                    "ticket deferred to the agent tier",
+                    extra={"ticket_id": ticket.ticket_id, "reason": deferred_reason},
+                )
+                return Outcome.DEFERRED
+            decision = _local_only(decision)
         status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
-        if not self.store.record_decision(
-            ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS
-        ):
+        if not self.store.record_decision(ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS):
             return Outcome.DUPLICATE
         self._announce(ticket.ticket_id, decision, status)
         logger.info(
@@ -222,6 +255,18 @@ class RoutingWorker:
             },
         )
         return Outcome(status.value)
+
+    def _deferred_reason(self, decision: RoutingDecision) -> str | None:
+        """Why this decision goes to the agent tier under the policy, or None when the fast router keeps it."""
+        if self.policy is RoutingPolicy.AGENT:
+            return "; ".join(decision.unsure_reasons) or "the agent policy sends every ticket to the agent tier"
+        if self.policy is RoutingPolicy.CASCADE and decision.unsure_reasons:
+            return "; ".join(decision.unsure_reasons)
+        return None
+
+    def _request_agent(self, ticket_id: str, reason: str) -> None:
+        assert self.agent_requests is not None, "a ticket awaits the agent in a stage without an agent provider"
+        self.agent_requests.send(AgentRequest(ticket_id=ticket_id, deferred_reason=reason))
 
     def _announce(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
         self.publisher.publish_routed(ticket_id, decision, status)
@@ -247,6 +292,18 @@ class RoutingWorker:
             logger.exception("could not mark ticket failed", extra=fields)
 
 
+def _local_only(decision: RoutingDecision) -> RoutingDecision:
+    """The cascade without an agent provider: what it would have deferred goes to a person instead."""
+    reason = "No agent provider is configured (the cascade runs local-only): a person decides."
+    return decision.model_copy(
+        update={
+            "requires_manual_review": True,
+            "review_reasons": [*decision.review_reasons, reason],
+            "agent": AgentUsage(provider=AgentProvider.NONE.value, model_id="", fallback=FallbackCause.NO_PROVIDER),
+        }
+    )
+
+
 def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
     """Lambda's partial batch response: only the failed records go back to the queue."""
     return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
@@ -267,12 +324,15 @@ def build_default_worker(settings: Settings | None = None, router: TicketRouter 
         from agent.router import Router
 
         router = Router.load(settings=settings)
+    agent_on = settings.agent_provider is not AgentProvider.NONE
     return RoutingWorker(
         router,
         TicketStore(settings),
         CustomerStore(settings),
         ServiceStatusStore(settings),
         EventPublisher(settings),
+        policy=settings.routing_policy,
+        agent_requests=AgentQueue(settings) if agent_on else None,
     )
 
 

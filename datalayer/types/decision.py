@@ -73,6 +73,11 @@ class RoutingDecision(BaseModel):
     )
     requires_manual_review: bool
     review_reasons: list[str] = Field(default_factory=list)
+    unsure_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the model's per-channel thresholds consider the fast router unsure of this decision "
+        "(empty: sure), whatever the routing policy; the cascade policy defers these tickets.",
+    )
     reasoning: list[str] = Field(default_factory=list)
     priority: PriorityAssessment
     entities: ExtractedEntities

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from datalayer.events import AgentRequest
 from datalayer.types import EVERYWHERE, CustomerContext, Outage, RoutingDecision, ServiceStatus, Ticket
 from tests.factories import make_decision
 
@@ -69,9 +70,16 @@ def sqs_record(body: str, *, message_id: str | None = None, receive_count: int =
 
 
 class FakeRouter:
-    def __init__(self, *, fail_for: set[str] | None = None, review_for: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fail_for: set[str] | None = None,
+        review_for: set[str] | None = None,
+        unsure_for: set[str] | None = None,
+    ) -> None:
         self.fail_for = fail_for or set()
         self.review_for = review_for or set()
+        self.unsure_for = unsure_for or set()
         self.calls: list[str] = []
 
     def route(
@@ -80,7 +88,12 @@ class FakeRouter:
         self.calls.append(ticket.ticket_id)
         if ticket.ticket_id in self.fail_for:
             raise RuntimeError(f"router crashed on {ticket.ticket_id}")
-        return make_decision(ticket.ticket_id, requires_manual_review=ticket.ticket_id in self.review_for)
+        decision = make_decision(ticket.ticket_id, requires_manual_review=ticket.ticket_id in self.review_for)
+        if ticket.ticket_id in self.unsure_for:
+            decision = decision.model_copy(
+                update={"unsure_reasons": ["confidence 0.55 is below the web channel's 0.80"]}
+            )
+        return decision
 
 
 class FakeStore:
@@ -135,6 +148,15 @@ class FakeStore:
             item["announce_by"] = self.now + announce_within_s
             return True
 
+    def record_provisional(self, ticket_id: str, decision: RoutingDecision) -> bool:
+        with self._lock:
+            item = self.items[ticket_id]
+            if item["status"] not in ("received", "failed"):
+                self.lost_races += 1
+                return False
+            item.update(status="awaiting_agent", decision=decision.model_dump_json())
+            return True
+
     def mark_routed_event_sent(self, ticket_id: str) -> None:
         self.items[ticket_id]["routed_event_sent"] = True
 
@@ -165,6 +187,18 @@ class FakeServiceStatus:
         self.asked_for.append(customer)
         region = customer.region if customer else None
         return ServiceStatus.of(o for o in self.outages if o.region in {EVERYWHERE, region})
+
+
+class FakeAgentQueue:
+    def __init__(self, *, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[AgentRequest] = []
+
+    def send(self, request: AgentRequest) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("SQS unavailable")
+        self.sent.append(request)
 
 
 class FakePublisher:

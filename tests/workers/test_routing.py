@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workers.routing as routing
-from datalayer.types import CustomerContext, Outage, ServiceStatus
+from datalayer.settings import RoutingPolicy
+from datalayer.types import CustomerContext, FallbackCause, Outage, RoutingDecision, ServiceStatus
 from tests.workers.fakes import (
+    FakeAgentQueue,
     FakeCustomers,
     FakePublisher,
     FakeRouter,
@@ -31,6 +33,8 @@ def make_worker(
     *,
     customers: FakeCustomers | None = None,
     service_status: FakeServiceStatus | None = None,
+    policy: RoutingPolicy = RoutingPolicy.CASCADE,
+    agent_queue: FakeAgentQueue | None = None,
 ) -> RoutingWorker:
     return RoutingWorker(
         router or FakeRouter(),
@@ -38,6 +42,8 @@ def make_worker(
         customers or FakeCustomers(),
         service_status or FakeServiceStatus(),
         publisher or FakePublisher(),
+        policy=policy,
+        agent_requests=agent_queue,
     )
 
 
@@ -266,3 +272,70 @@ def test_chalice_handler_returns_a_partial_batch_response() -> None:
         routing.use_worker_factory(routing.build_default_worker)
     assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
     assert store.items[good.ticket_id]["status"] == "routed"
+
+
+# --- the cascade ----------------------------------------------------------------------------------------------
+
+
+def test_an_unsure_ticket_waits_for_the_agent_with_its_provisional_decision() -> None:
+    t = ticket()
+    store, publisher, queue = FakeStore([t]), FakePublisher(), FakeAgentQueue()
+    worker = make_worker(store, FakeRouter(unsure_for={t.ticket_id}), publisher, agent_queue=queue)
+
+    [result] = worker.process_batch([sqs_record(event_body(t))])
+
+    assert result.outcome is Outcome.DEFERRED and not result.failed
+    assert store.items[t.ticket_id]["status"] == "awaiting_agent"
+    provisional = RoutingDecision.model_validate_json(store.items[t.ticket_id]["decision"])
+    assert provisional.deferred_reason == "confidence 0.55 is below the web channel's 0.80"
+    assert [r.ticket_id for r in queue.sent] == [t.ticket_id] and queue.sent[0].deferred_reason
+    assert publisher.events == []  # TicketRouted waits for the final decision
+
+
+def test_a_sure_ticket_never_reaches_the_agent() -> None:
+    t = ticket()
+    store, queue = FakeStore([t]), FakeAgentQueue()
+    [result] = make_worker(store, agent_queue=queue).process_batch([sqs_record(event_body(t))])
+    assert result.outcome is Outcome.ROUTED and queue.sent == []
+
+
+def test_an_agent_request_lost_to_a_failed_send_is_sent_again_on_redelivery() -> None:
+    t = ticket()
+    store, queue, router = FakeStore([t]), FakeAgentQueue(failures=1), FakeRouter(unsure_for={t.ticket_id})
+    worker = make_worker(store, router, agent_queue=queue)
+
+    [first] = worker.process_batch([sqs_record(event_body(t), message_id="m1")])
+    [second] = worker.process_batch([sqs_record(event_body(t), message_id="m1", receive_count=2)])
+
+    assert first.failed and second.outcome is Outcome.DEFERRED
+    assert [r.ticket_id for r in queue.sent] == [t.ticket_id] and router.calls == [t.ticket_id]
+
+
+def test_without_a_provider_the_cascade_sends_unsure_tickets_to_people() -> None:
+    t = ticket()
+    store, publisher = FakeStore([t]), FakePublisher()
+    worker = make_worker(store, FakeRouter(unsure_for={t.ticket_id}), publisher, agent_queue=None)
+
+    [result] = worker.process_batch([sqs_record(event_body(t))])
+
+    assert result.outcome is Outcome.NEEDS_REVIEW
+    decision = RoutingDecision.model_validate_json(store.items[t.ticket_id]["decision"])
+    assert decision.agent is not None and decision.agent.fallback is FallbackCause.NO_PROVIDER
+    assert decision.deferred_reason and "local-only" in decision.review_reasons[-1]
+    assert publisher.events == [(t.ticket_id, "Network Operations", "needs_review")]
+
+
+def test_the_local_policy_keeps_every_decision_and_the_agent_policy_defers_every_one() -> None:
+    unsure, sure = ticket(), ticket()
+    router = FakeRouter(unsure_for={unsure.ticket_id})
+    local_store, local_queue = FakeStore([unsure, sure]), FakeAgentQueue()
+    make_worker(local_store, router, policy=RoutingPolicy.LOCAL, agent_queue=local_queue).process_batch(
+        [sqs_record(event_body(t)) for t in (unsure, sure)]
+    )
+    agent_store, agent_queue = FakeStore([unsure, sure]), FakeAgentQueue()
+    make_worker(agent_store, router, policy=RoutingPolicy.AGENT, agent_queue=agent_queue).process_batch(
+        [sqs_record(event_body(t)) for t in (unsure, sure)]
+    )
+
+    assert local_queue.sent == [] and {i["status"] for i in local_store.items.values()} == {"routed"}
+    assert sorted(r.ticket_id for r in agent_queue.sent) == sorted([unsure.ticket_id, sure.ticket_id])
