@@ -7,10 +7,12 @@ and ``workers/`` (queue consumers and the stuck-ticket sweep). Nothing else impo
 from chalice import Chalice
 
 from chalice_app.api import api
+from workers.agent import agent_worker
 from workers.routing import worker
 from workers.sweep import sweeper
 
 app = Chalice(app_name="switchboard")
 app.register_blueprint(api)
 app.register_blueprint(worker)
+app.register_blueprint(agent_worker)
 app.register_blueprint(sweeper)

@@ -38,11 +38,12 @@ from rich.panel import Panel
 from rich.table import Table
 
 from datalayer import aws
-from datalayer.settings import Settings, get_settings, use_settings
+from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings, use_settings
 from infra import logs
 from infra.poller import SqsEventSourceMapping, find_sqs_handler
 from infra.resources import Provisioned, provision, seed_customers
-from workers import routing
+from workers import agent, routing
+from workers.limits import AGENT_WORKER_TIMEOUT_SECONDS
 from workers.sweep import sweep_with_settings
 
 log = logging.getLogger("switchboard.local")
@@ -59,6 +60,8 @@ class StackOptions:
     port: int = 8000
     """0 picks a free port (tests, benchmarks)."""
     workers: int = 4
+    agent_workers: int = 2
+    """Concurrent agent invocations (Lambda's maximum concurrency on the agent queue)."""
     keyword_router: bool = False
     visibility_timeout_s: int | None = None
     """Every queue's visibility timeout; None: the production values (tests shorten them to see retries)."""
@@ -149,6 +152,7 @@ class LocalStack:
         self.moto_endpoint = ""
         self.api_url = ""
         self.mapping: SqsEventSourceMapping | None = None
+        self.agent_mapping: SqsEventSourceMapping | None = None
         self._running = ExitStack()
 
     @property
@@ -182,6 +186,9 @@ class LocalStack:
         routing.use_worker_factory(lambda: routing.build_default_worker(settings))
         running.callback(routing.use_worker_factory, routing.build_default_worker)
         routing.current_worker()  # load the model now: a broken artifact should stop the start, not the first ticket
+        agent.use_worker_factory(lambda: agent.build_default_worker(settings))
+        running.callback(agent.use_worker_factory, agent.build_default_worker)
+        agent.current_worker()  # a provider that cannot be configured should stop the start too
 
         server = _api_server(app_module, settings, self.options.host, self.options.port)
         threading.Thread(target=server.server.serve_forever, name="api", daemon=True).start()
@@ -199,6 +206,16 @@ class LocalStack:
             sqs_client=lambda: aws.client("sqs", settings),
         ).start()
         running.callback(_quietly, self.mapping.stop)
+        self.agent_mapping = SqsEventSourceMapping(
+            find_sqs_handler(app_module.app, settings.agent_queue),
+            queue_url=self.provisioned.agent_queue_url,
+            queue_arn=self.provisioned.agent_queue_arn,
+            region=settings.region,
+            concurrency=self.options.agent_workers,
+            sqs_client=lambda: aws.client("sqs", settings),
+            timeout_s=AGENT_WORKER_TIMEOUT_SECONDS,
+        ).start()
+        running.callback(_quietly, self.agent_mapping.stop)
 
         sweeper = _Sweeper(lambda: _sweep(settings), self.options.sweep_every_s)
         sweeper.start()
@@ -234,6 +251,16 @@ def _api_server(app_module: ModuleType, settings: Settings, host: str, port: int
         chalice_app=app_module.app,
     )
     return create_local_server(app_module.app, config, host, port)
+
+
+def describe_agent_tier(settings: Settings) -> str:
+    """One line on who decides the tickets the fast router is unsure of."""
+    if settings.routing_policy is RoutingPolicy.LOCAL:
+        return "the fast router decides every ticket"
+    if settings.agent_provider is AgentProvider.NONE:
+        return "no agent provider: the cascade runs local-only (unsure tickets go to manual review)"
+    where = f" at {settings.agent_base_url}" if settings.agent_base_url else ""
+    return f"unsure tickets go to {settings.agent_model_id} ({settings.agent_provider.value}{where})"
 
 
 def _sweep(settings: Settings) -> None:
@@ -297,7 +324,7 @@ def run_demo(stack: LocalStack, console: Console, *, timeout_s: float = 60.0) ->
         while pending and time.monotonic() < deadline:
             for ticket_id in sorted(pending):
                 view = client.get(f"/tickets/{ticket_id}").raise_for_status().json()
-                if view["status"] != "received":
+                if view["status"] not in ("received", "awaiting_agent"):
                     views[ticket_id] = view
                     pending.discard(ticket_id)
             if pending:
@@ -308,6 +335,7 @@ def run_demo(stack: LocalStack, console: Console, *, timeout_s: float = 60.0) ->
     table.add_column("team")
     table.add_column("confidence", justify="right")
     table.add_column("priority")
+    table.add_column("decided by")
     table.add_column("status", no_wrap=True)
     for ticket_id, view in views.items():
         decision = view.get("decision") or {}
@@ -317,6 +345,7 @@ def run_demo(stack: LocalStack, console: Console, *, timeout_s: float = 60.0) ->
             view.get("team") or "-",
             f"{confidence:.2f}" if confidence is not None else "-",
             (decision.get("priority") or {}).get("level", "-"),
+            decision.get("tier", "-"),
             view["status"],
         )
     console.print(table)
@@ -332,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=4, help="concurrent pollers (Lambda concurrency)")
+    parser.add_argument("--agent-workers", type=int, default=2, help="concurrent agent pollers (its concurrency cap)")
     parser.add_argument("--demo", action="store_true", help="submit sample tickets and print their decisions")
     parser.add_argument("--exit", action="store_true", help="with --demo: stop after printing the decisions")
     parser.add_argument(
@@ -357,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        agent_workers=args.agent_workers,
         keyword_router=args.keyword_router,
         sweep_every_s=args.sweep_every,
     )
@@ -370,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"API      [bold]{stack.api_url}[/]\n"
                 f"API key  [bold]{stack.api_key}[/]   (header x-api-key)\n"
                 f"moto     {stack.moto_endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3)\n"
-                f"workers  {options.workers} pollers on {stack.settings.routing_queue}\n\n"
+                f"workers  {options.workers} pollers on {stack.settings.routing_queue}, "
+                f"{options.agent_workers} on {stack.settings.agent_queue}\n"
+                f"policy   {stack.settings.routing_policy.value}: {describe_agent_tier(stack.settings)}\n\n"
                 f"curl -H 'x-api-key: {stack.api_key}' -H 'content-type: application/json' {stack.api_url}/tickets "
                 '-d \'{"ticket_id":"T-1","customer_id":"CUST-CON-0002","subject":"No internet"}\'',
                 title="Switchboard local stack",

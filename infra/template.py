@@ -20,7 +20,7 @@ from typing import Any
 from datalayer.settings import Settings
 from datalayer.tables import Table
 from infra.resources import ROUTING_TARGET_ID, Queue, Stack, create_table_request, define, queue_policy
-from workers.limits import WORKER_TIMEOUT_SECONDS
+from workers.limits import AGENT_MAX_CONCURRENCY, AGENT_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
 
 EVENT_BUS = "EventBus"
 TICKET_RECEIVED_RULE = "TicketReceivedRule"
@@ -126,20 +126,51 @@ def data_plane_policy(stack: Stack) -> dict[str, Any]:
             "Statement": [
                 {"Effect": "Allow", "Action": TABLE_ACTIONS, "Resource": table_arns},
                 {"Effect": "Allow", "Action": "events:PutEvents", "Resource": _arn(EVENT_BUS)},
+                {
+                    "Effect": "Allow",
+                    "Action": ["sqs:SendMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
+                    "Resource": _arn(AGENT_QUEUE),
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["bedrock:InvokeModel"],
+                    "Resource": [
+                        "arn:aws:bedrock:*::foundation-model/*",
+                        {"Fn::Sub": "arn:aws:bedrock:*:${AWS::AccountId}:inference-profile/*"},
+                    ],
+                },
             ],
         },
     }
 
 
-def _routing_event(resources: dict[str, Any], queue_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The function wired to the routing queue, and its SQS event properties."""
+def _sqs_event(resources: dict[str, Any], queue_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The function wired to ``queue_name``, and its SQS event properties."""
     suffix = f":{queue_name}"
     for resource in resources.values():
         for event in resource.get("Properties", {}).get("Events", {}).values():
             queue = event.get("Properties", {}).get("Queue")
             if event.get("Type") == "SQS" and isinstance(queue, dict) and queue.get("Fn::Sub", "").endswith(suffix):
                 return resource, event["Properties"]
-    raise TemplateError(f"no SQS event source for queue {queue_name!r}: is workers.routing registered in app.py?")
+    raise TemplateError(f"no SQS event source for queue {queue_name!r}: are the workers registered in app.py?")
+
+
+def _wire_worker(
+    resources: dict[str, Any], queue: Queue, queue_logical_id: str, timeout_s: int, config_name: str
+) -> dict[str, Any]:
+    """Point a worker's SQS event at the queue resource, turn on partial batch responses, check its timing."""
+    function, event = _sqs_event(resources, queue.name)
+    timeout = function["Properties"].get("Timeout")
+    if timeout != timeout_s:
+        raise TemplateError(
+            f"{config_name} lambda_timeout is {timeout}s but workers.limits says {timeout_s}s: "
+            f"set lambda_functions.{config_name}.lambda_timeout in .chalice/config.json"
+        )
+    if queue.visibility_timeout_s < 6 * timeout:
+        raise TemplateError(f"{queue.name} visibility timeout is shorter than 6 × the {config_name} timeout")
+    event["Queue"] = _arn(queue_logical_id)
+    event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    return event
 
 
 GATEWAY_RESPONSES: dict[str, Any] = {
@@ -161,17 +192,11 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
     if clashes:
         raise TemplateError(f"template already defines {sorted(clashes)}")
 
-    function, event = _routing_event(resources, stack.routing_queue.name)
-    timeout = function["Properties"].get("Timeout")
-    if timeout != WORKER_TIMEOUT_SECONDS:
-        raise TemplateError(
-            f"worker lambda_timeout is {timeout}s but workers.limits.WORKER_TIMEOUT_SECONDS is "
-            f"{WORKER_TIMEOUT_SECONDS}s: set lambda_functions.route_tickets.lambda_timeout in .chalice/config.json"
-        )
-    if stack.routing_queue.visibility_timeout_s < 6 * timeout:
-        raise TemplateError("routing queue visibility timeout is shorter than 6 × the worker timeout")
-    event["Queue"] = _arn(ROUTING_QUEUE)
-    event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    _wire_worker(resources, stack.routing_queue, ROUTING_QUEUE, WORKER_TIMEOUT_SECONDS, "route_tickets")
+    agent_event = _wire_worker(
+        resources, stack.agent_queue, AGENT_QUEUE, AGENT_WORKER_TIMEOUT_SECONDS, "decide_unsure_tickets"
+    )
+    agent_event["ScalingConfig"] = {"MaximumConcurrency": AGENT_MAX_CONCURRENCY}
 
     for api in (r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"):
         api["Properties"].setdefault("GatewayResponses", {}).update(GATEWAY_RESPONSES)
@@ -189,6 +214,8 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
             "EventBusName": {"Value": {"Ref": EVENT_BUS}},
             "RoutingQueueUrl": {"Value": {"Ref": ROUTING_QUEUE}},
             "RoutingDeadLetterQueueUrl": {"Value": {"Ref": ROUTING_DLQ}},
+            "AgentQueueUrl": {"Value": {"Ref": AGENT_QUEUE}},
+            "AgentDeadLetterQueueUrl": {"Value": {"Ref": AGENT_DLQ}},
         }
     )
     return template

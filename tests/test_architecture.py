@@ -71,3 +71,14 @@ def test_each_table_is_laid_out_once() -> None:
         text = path.read_text(encoding="utf-8")
         for literal in ('"by_customer"', '"by_team"', '"by_status"', '"KeyType": "HASH"'):
             assert literal not in text or (path.name == "resources.py" and "KeyType" in literal), (path, literal)
+
+
+def test_importing_the_app_never_loads_strands() -> None:
+    """Every Lambda imports app.py; only the agent worker, when it builds its agent, may pay for strands."""
+    import subprocess
+    import sys
+
+    code = "import sys, app, workers.agent; print(sorted(m for m in sys.modules if m.split('.')[0] == 'strands'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

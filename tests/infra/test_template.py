@@ -13,10 +13,35 @@ import pytest
 from datalayer.settings import Settings
 from infra.package import stage_environment
 from infra.resources import define, provision
-from infra.template import ROUTING_QUEUE, TemplateError, data_plane_resources, patch_sam_template
-from workers.limits import WORKER_TIMEOUT_SECONDS
+from infra.template import AGENT_QUEUE, ROUTING_QUEUE, TemplateError, data_plane_resources, patch_sam_template
+from workers.limits import (
+    AGENT_MAX_CONCURRENCY,
+    AGENT_WORKER_MEMORY_MB,
+    AGENT_WORKER_TIMEOUT_SECONDS,
+    API_MEMORY_MB,
+    WORKER_MEMORY_MB,
+    WORKER_TIMEOUT_SECONDS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sqs_function(handler: str, queue: str, timeout: int, batch_size: int) -> dict[str, Any]:
+    queue_arn = f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue}"
+    name = "".join(part.capitalize() for part in handler.rsplit(".", 1)[-1].split("_"))
+    return {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "Handler": handler,
+            "Timeout": timeout,
+            "Events": {
+                f"{name}SqsEventSource": {
+                    "Type": "SQS",
+                    "Properties": {"Queue": {"Fn::Sub": queue_arn}, "BatchSize": batch_size},
+                }
+            },
+        },
+    }
 
 
 def chalice_like_template(timeout: int = WORKER_TIMEOUT_SECONDS) -> dict[str, Any]:
@@ -49,6 +74,9 @@ def chalice_like_template(timeout: int = WORKER_TIMEOUT_SECONDS) -> dict[str, An
                     },
                 },
             },
+            "DecideUnsureTickets": _sqs_function(
+                "workers.agent.decide_unsure_tickets", "switchboard-dev-agent", AGENT_WORKER_TIMEOUT_SECONDS, 1
+            ),
         },
     }
 
@@ -59,6 +87,10 @@ def test_patch_turns_on_partial_batch_responses_and_wires_the_queue() -> None:
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Queue"] == {"Fn::GetAtt": [ROUTING_QUEUE, "Arn"]}
     assert set(data_plane_resources(define(Settings()))) <= set(patched["Resources"])
+    agent = patched["Resources"]["DecideUnsureTickets"]["Properties"]["Events"]["DecideUnsureTicketsSqsEventSource"]
+    assert agent["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert agent["Properties"]["Queue"] == {"Fn::GetAtt": [AGENT_QUEUE, "Arn"]}
+    assert agent["Properties"]["ScalingConfig"] == {"MaximumConcurrency": AGENT_MAX_CONCURRENCY}
     policies = patched["Resources"]["DefaultRole"]["Properties"]["Policies"]
     assert [p["PolicyName"] for p in policies] == ["DefaultRolePolicy", "SwitchboardDataPlane"]
     unknown_route = patched["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["MISSING_AUTHENTICATION_TOKEN"]
@@ -143,6 +175,10 @@ def test_chalice_config_agrees_with_the_worker_limits_and_settings() -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["app_name"] == "switchboard"
     assert config["lambda_functions"]["route_tickets"]["lambda_timeout"] == WORKER_TIMEOUT_SECONDS
+    assert config["lambda_functions"]["decide_unsure_tickets"]["lambda_timeout"] == AGENT_WORKER_TIMEOUT_SECONDS
+    assert config["lambda_functions"]["route_tickets"]["lambda_memory_size"] == WORKER_MEMORY_MB
+    assert config["lambda_functions"]["decide_unsure_tickets"]["lambda_memory_size"] == AGENT_WORKER_MEMORY_MB
+    assert config["lambda_memory_size"] == API_MEMORY_MB
     for stage in ("dev", "prod"):
         stage_config = config["stages"][stage]
         assert "lambda_timeout" not in stage_config, "a stage-wide timeout would override the worker's"
