@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -29,6 +30,14 @@ _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.eg
 
 
 MISSING_DEPENDENCIES = "Could not install dependencies"
+
+UNUSED_DISTRIBUTIONS = frozenset({"sympy", "isympy", "mpmath", "huggingface_hub", "hf_xet", "fsspec"})
+"""Installed as requirements of our requirements but never imported by the handlers (about 48 MB unzipped):
+onnxruntime needs sympy (and mpmath) only for its offline shape-inference tools, tokenizers needs the Hugging Face
+hub client (and its downloaders) only to fetch tokenizers, while ours are loaded from the model directory. The
+packaging test imports every handler and loads the router from the pruned zip."""
+MAX_UNZIPPED_BYTES = 230 * 1024 * 1024
+"""Lambda's limit is 250 MB for the function and its layers unzipped; the margin is for the runtime's growth."""
 
 
 class PackagingError(Exception):
@@ -85,9 +94,35 @@ def package(out_dir: Path, stage: str, project_dir: Path = ROOT) -> Path:
             "some requirements have no wheel for Lambda's platform (python3.11 on Amazon Linux 2 needs "
             "manylinux2014 / manylinux_2_17 wheels); pin versions that have one (see the output above)"
         )
+    unzipped = prune(out_dir / "deployment.zip", UNUSED_DISTRIBUTIONS)
+    if unzipped > MAX_UNZIPPED_BYTES:
+        raise PackagingError(
+            f"the package unzips to {unzipped / 2**20:.0f} MiB, over the {MAX_UNZIPPED_BYTES / 2**20:.0f} MiB "
+            "this project allows itself (Lambda's limit is 250 MB with layers)"
+        )
     template = out_dir / "sam.json"
     patch_file(str(template), Settings.from_environment(env))
     return template
+
+
+def prune(archive: Path, distributions: frozenset[str]) -> int:
+    """Rewrite ``archive`` without the top-level packages (and their metadata) of ``distributions``; returns the
+    unzipped size of what is left, in bytes."""
+    def unused(name: str) -> bool:
+        top = name.split("/", 1)[0]
+        metadata = top.endswith((".dist-info", ".data"))
+        return (top.split("-", 1)[0].lower() if metadata else top.removesuffix(".py")) in distributions
+
+    kept = archive.with_suffix(".pruned.zip")
+    size = 0
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(kept, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if unused(info.filename):
+                continue
+            target.writestr(info, source.read(info))
+            size += info.file_size
+    kept.replace(archive)
+    return size
 
 
 def main(argv: list[str] | None = None) -> None:

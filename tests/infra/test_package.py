@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.package import package
+from infra.package import MAX_UNZIPPED_BYTES, package
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,6 +37,9 @@ import numpy, onnxruntime, tokenizers, pydantic_core  # the native wheels are th
 from workers.routing import build_default_worker
 build_default_worker()  # loads the router and its model artifact from the zip
 print("router loaded")
+from workers.agent import build_default_worker as build_agent_worker
+assert build_agent_worker().agent is not None  # provider bedrock (env): strands' Bedrock model from the zip
+print("agent loaded")
 """
 
 
@@ -51,6 +54,9 @@ def test_zip_imports_every_handler_in_a_clean_interpreter(tmp_path: Path) -> Non
         archive.extractall(code)
     assert (code / "agent" / "models").is_dir()
     assert (code / "datalayer" / "tables.py").is_file()
+    assert not any((code / name).exists() for name in ("sympy", "huggingface_hub", "hf_xet", "mpmath", "isympy.py"))
+    unzipped = sum(path.stat().st_size for path in code.rglob("*") if path.is_file())
+    assert unzipped <= MAX_UNZIPPED_BYTES
     assert not (code / "workers" / "redrive.py").exists() and not (code / "infra").exists()
 
     runtime = tmp_path / "runtime"
@@ -62,8 +68,8 @@ def test_zip_imports_every_handler_in_a_clean_interpreter(tmp_path: Path) -> Non
     # -I -S: no site-packages, no PYTHON* variables; only the zip's contents and what Lambda itself provides.
     bootstrap = f"import sys; sys.path[:0] = [{str(code)!r}, {str(runtime)!r}]; exec({IMPORT_EVERY_HANDLER!r})"
     env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", "SWITCHBOARD_STAGE": "dev",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "SWITCHBOARD_AGENT_PROVIDER": "bedrock"}
     done = subprocess.run([sys.executable, "-I", "-S", "-c", bootstrap, str(template_path)], cwd=code, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "router loaded" in done.stdout
+    assert "router loaded" in done.stdout and "agent loaded" in done.stdout
