@@ -32,6 +32,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice import Blueprint
+from chalice.app import SQSEvent
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from agent.cascade import fall_back
 from agent.llm.context import AgentContext
 from agent.llm.errors import (
     AgentError,
@@ -40,12 +47,6 @@ from agent.llm.errors import (
     AgentThrottledError,
     AgentTimeoutError,
 )
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit
-from chalice import Blueprint
-from chalice.app import SQSEvent
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from datalayer.budget import DailyBudget, Reservation
 from datalayer.circuit import CircuitState, ProviderCircuit
 from datalayer.customers import CustomerStore
@@ -58,7 +59,6 @@ from datalayer.tickets import TicketStore
 from datalayer.types import (
     AgentUsage,
     CustomerContext,
-    DecisionTier,
     FallbackCause,
     PastTicket,
     RoutingDecision,
@@ -425,15 +425,7 @@ class AgentWorker:
             fallback=cause,
             latency_ms=(time.perf_counter() - started) * 1000 if started is not None else 0.0,
         )
-        reason = f"The agent tier did not decide ({cause.value}: {detail[:200]}); the fast router's decision stands."
-        final = provisional.model_copy(
-            update={
-                "requires_manual_review": True,
-                "review_reasons": [*provisional.review_reasons, reason],
-                "tier": DecisionTier.LOCAL,
-                "agent": usage,
-            }
-        )
+        final = fall_back(provisional, usage, detail)
         status = TicketStatus.NEEDS_REVIEW
         if not self.tickets.finalize_decision(ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS):
             return Outcome.DUPLICATE

@@ -32,6 +32,7 @@ from aws_lambda_powertools import Logger
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
+from agent.cascade import deferred_reason, local_only
 from datalayer.agent_queue import AgentQueue
 from datalayer.customers import CustomerStore
 from datalayer.events import AgentRequest, EventFormatError, TicketReceivedDetail, parse_envelope
@@ -40,7 +41,7 @@ from datalayer.records import TicketStatus
 from datalayer.service_status import ServiceStatusStore
 from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings
 from datalayer.tickets import TicketStore
-from datalayer.types import AgentUsage, CustomerContext, FallbackCause, RoutingDecision, ServiceStatus, Ticket
+from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
@@ -226,19 +227,18 @@ class RoutingWorker:
         started = time.perf_counter()
         customer = self.customers.get(ticket.customer_id)
         decision = self.router.route(ticket, customer, self.service_status.status_for(customer))
-        deferred_reason = self._deferred_reason(decision)
-        if deferred_reason is not None:
-            decision = decision.model_copy(update={"deferred_reason": deferred_reason})
+        deferred = deferred_reason(decision, self.policy)
+        if deferred is not None:
             if self.agent_requests is not None:
+                decision = decision.model_copy(update={"deferred_reason": deferred})
                 if not self.store.record_provisional(ticket.ticket_id, decision):
                     return Outcome.DUPLICATE
-                self._request_agent(ticket.ticket_id, deferred_reason)
+                self._request_agent(ticket.ticket_id, deferred)
                 logger.info(
-                    "ticket deferred to the agent tier",
-                    extra={"ticket_id": ticket.ticket_id, "reason": deferred_reason},
+                    "ticket deferred to the agent tier", extra={"ticket_id": ticket.ticket_id, "reason": deferred}
                 )
                 return Outcome.DEFERRED
-            decision = _local_only(decision)
+            decision = local_only(decision, deferred)
         status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
         if not self.store.record_decision(ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS):
             return Outcome.DUPLICATE
@@ -255,14 +255,6 @@ class RoutingWorker:
             },
         )
         return Outcome(status.value)
-
-    def _deferred_reason(self, decision: RoutingDecision) -> str | None:
-        """Why this decision goes to the agent tier under the policy, or None when the fast router keeps it."""
-        if self.policy is RoutingPolicy.AGENT:
-            return "; ".join(decision.unsure_reasons) or "the agent policy sends every ticket to the agent tier"
-        if self.policy is RoutingPolicy.CASCADE and decision.unsure_reasons:
-            return "; ".join(decision.unsure_reasons)
-        return None
 
     def _request_agent(self, ticket_id: str, reason: str) -> None:
         assert self.agent_requests is not None, "a ticket awaits the agent in a stage without an agent provider"
@@ -290,18 +282,6 @@ class RoutingWorker:
                 logger.warning("ticket marked failed; its message goes to the dead-letter queue", extra=fields)
         except Exception:
             logger.exception("could not mark ticket failed", extra=fields)
-
-
-def _local_only(decision: RoutingDecision) -> RoutingDecision:
-    """The cascade without an agent provider: what it would have deferred goes to a person instead."""
-    reason = "No agent provider is configured (the cascade runs local-only): a person decides."
-    return decision.model_copy(
-        update={
-            "requires_manual_review": True,
-            "review_reasons": [*decision.review_reasons, reason],
-            "agent": AgentUsage(provider=AgentProvider.NONE.value, model_id="", fallback=FallbackCause.NO_PROVIDER),
-        }
-    )
 
 
 def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
