@@ -33,6 +33,15 @@ class TicketStatus(StrEnum):
         return self in (TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW)
 
 
+class SyncStatus(StrEnum):
+    """Where a final decision stands in the ticketing system: written ``pending`` with the decision, ``synced`` once
+    the system accepted it, ``failed`` when the sync gave up (its message is in the sync DLQ: redrive it)."""
+
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+
+
 def utc_iso(moment: datetime) -> str:
     """ISO-8601 in UTC with microseconds: one fixed width, so that string order is time order in the GSIs."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -93,6 +102,9 @@ class TicketRecord(TicketSummary):
     failure_reason: str | None = None
     processing_time_ms: float | None = None
     routed_event_sent: bool = False
+    sync_status: SyncStatus | None = None
+    synced_at: str | None = None
+    sync_failure: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TicketRecord:
@@ -110,6 +122,9 @@ class TicketRecord(TicketSummary):
             failure_reason=item.get("failure_reason"),
             processing_time_ms=_float(item.get("processing_time_ms")),
             routed_event_sent=bool(item.get("routed_event_sent", False)),
+            sync_status=SyncStatus(item["sync_status"]) if item.get("sync_status") else None,
+            synced_at=item.get("synced_at"),
+            sync_failure=item.get("sync_failure"),
         )
 
 

@@ -34,6 +34,9 @@ _SUFFIX = {
     "routing_dlq": "routing-dlq",
     "agent_queue": "agent",
     "agent_dlq": "agent-dlq",
+    "sync_queue": "sync",
+    "sync_dlq": "sync-dlq",
+    "ticketing_secret": "ticketing-credentials",
 }
 RESOURCES = tuple(_SUFFIX)
 """Settings that name an AWS resource of the stage; each defaults to ``switchboard-<stage>-<suffix>``."""
@@ -104,6 +107,11 @@ class Settings(BaseSettings):
     agent_queue: str = ""
     """Tickets the fast router was unsure of, waiting for the agent worker."""
     agent_dlq: str = ""
+    sync_queue: str = ""
+    """TicketRouted events on their way to the ticketing system."""
+    sync_dlq: str = ""
+    ticketing_secret: str = ""
+    """Secrets Manager secret with the ticketing system's credentials (JSON: email, api_token)."""
     event_source: str = "switchboard.tickets"
 
     # -- REST API ------------------------------------------------------------------------------------------
@@ -164,6 +172,17 @@ class Settings(BaseSettings):
     """How long an open circuit finalises tickets at once before one call is let through to probe."""
     history_limit: int = Field(default=5, ge=0)
     """How many of the customer's earlier tickets the agent is shown."""
+
+    # -- the ticketing system the decisions are synced back to (Zendesk Support API) --------------------------
+    ticketing_base_url: str | None = None
+    """``https://<subdomain>.zendesk.com``; None: decisions are not synced (they stay ``pending``)."""
+    ticketing_timeout_s: float = Field(default=10.0, gt=0)
+    ticketing_groups: dict[str, int] = Field(default_factory=dict)
+    """Team name → the ticketing system's group id (JSON in ``SWITCHBOARD_TICKETING_GROUPS``)."""
+    ticketing_webhook_secret: SecretStr | None = None
+    """Signing secret of the ticketing system's webhook (``POST /webhooks/ticketing``)."""
+    webhook_replay_window_s: int = Field(default=300, gt=0)
+    """How old a signed webhook may be: older ones are refused as replays."""
 
     # -- list prices for the cost report (US dollars, us-east-1, on demand; python -m ops cost) --------------
     price_lambda_gb_second: float = Field(default=0.0000166667, ge=0)

@@ -47,6 +47,8 @@ BY_TEAM = Index("by_team", "team", "received_at")
 """A team's queue, newest first (only decided tickets have a team)."""
 BY_STATUS = Index("by_status", "status", "received_at")
 """Tickets in one status, oldest first: the stuck-ticket sweep reads ``received``."""
+BY_SYNC_STATUS = Index("by_sync_status", "sync_status", "updated_at")
+"""Where each final decision stands in the ticketing system (pending, synced, failed), most recently changed first."""
 
 EXPIRES_AT = "expires_at"
 """Epoch seconds after which DynamoDB may delete an item (tickets after their retention, outages after they end)."""
@@ -57,8 +59,16 @@ def tickets_table(settings: Settings) -> Table:
         id="tickets",
         name=settings.tickets_table,
         hash_key="ticket_id",
-        attributes={"ticket_id": "S", "customer_id": "S", "received_at": "S", "team": "S", "status": "S"},
-        indexes=(BY_CUSTOMER, BY_TEAM, BY_STATUS),
+        attributes={
+            "ticket_id": "S",
+            "customer_id": "S",
+            "received_at": "S",
+            "team": "S",
+            "status": "S",
+            "sync_status": "S",
+            "updated_at": "S",
+        },
+        indexes=(BY_CUSTOMER, BY_TEAM, BY_STATUS, BY_SYNC_STATUS),
         ttl_attribute=EXPIRES_AT,
     )
 

@@ -21,9 +21,9 @@ from datalayer.clock import Clock, utc_now
 from datalayer.cursor import decode_cursor, encode_cursor
 from datalayer.dynamo import dynamodb_errors, is_condition_failure
 from datalayer.errors import StoreError
-from datalayer.records import Page, TicketRecord, TicketStatus, TicketSummary, payload_hash, utc_iso
+from datalayer.records import Page, SyncStatus, TicketRecord, TicketStatus, TicketSummary, payload_hash, utc_iso
 from datalayer.settings import Settings
-from datalayer.tables import BY_CUSTOMER, BY_STATUS, BY_TEAM, EXPIRES_AT, Index, tickets_table
+from datalayer.tables import BY_CUSTOMER, BY_STATUS, BY_SYNC_STATUS, BY_TEAM, EXPIRES_AT, Index, tickets_table
 from datalayer.types import PastTicket, RoutingDecision, Ticket
 
 
@@ -146,6 +146,7 @@ class TicketStore:
                 routed_at=now,
                 routed_event_sent=False,
                 announce_by=utc_iso(moment + timedelta(seconds=announce_within_s)),
+                sync_status=SyncStatus.PENDING.value,
             )
         return self._update(ticket_id, changes, only_from=only_from)
 
@@ -209,6 +210,24 @@ class TicketStore:
         if not self._update(ticket_id, {"routed_event_sent": True, "updated_at": now}):
             raise StoreError(f"ticket {ticket_id} does not exist")
 
+    def mark_synced(self, ticket_id: str) -> None:
+        """The ticketing system holds the final decision."""
+        now = utc_iso(self._clock())
+        changes = {"sync_status": SyncStatus.SYNCED.value, "synced_at": now, "updated_at": now}
+        if not self._update(ticket_id, changes):
+            raise StoreError(f"ticket {ticket_id} does not exist")
+
+    def mark_sync_failed(self, ticket_id: str, reason: str) -> bool:
+        """The sync gave up (its message goes to the sync DLQ); False if the ticket was synced meanwhile."""
+        now = utc_iso(self._clock())
+        changes = {"sync_status": SyncStatus.FAILED.value, "sync_failure": reason[:1000], "updated_at": now}
+        condition = "attribute_not_exists(sync_status) OR sync_status <> :synced"
+        return self._update(ticket_id, changes, condition=condition, values={":synced": SyncStatus.SYNCED.value})
+
+    def list_by_sync_status(self, sync_status: SyncStatus, limit: int = 20, cursor: str | None = None) -> Page:
+        """Tickets whose decision is ``sync_status`` in the ticketing system, most recently changed first."""
+        return self._newest_first(BY_SYNC_STATUS, SyncStatus(sync_status).value, limit, cursor)
+
     def mark_failed(self, ticket_id: str, reason: str) -> bool:
         """Give a ticket up as ``failed``; False if it was decided meanwhile (a decision beats a failure)."""
         now = utc_iso(self._clock())
@@ -222,27 +241,36 @@ class TicketStore:
         *,
         only_from: tuple[TicketStatus, ...] = (),
         increment: str | None = None,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> bool:
-        """One conditional UpdateItem on an existing ticket; False when the condition does not hold."""
+        """One conditional UpdateItem on an existing ticket; False when the condition does not hold.
+
+        ``only_from``: the ticket's status must be one of these; ``condition`` (with its ``values``): one more clause.
+        """
+        extra_condition, extra_values = condition, values or {}
         names = {f"#a{i}": name for i, name in enumerate(changes)}
-        values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(changes.values())}
+        all_values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(changes.values())}
         expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(changes)))
         if increment:
             expression += " ADD #inc :one"
-            names["#inc"], values[":one"] = increment, 1
-        condition = "attribute_exists(ticket_id)"
+            names["#inc"], all_values[":one"] = increment, 1
+        full_condition = "attribute_exists(ticket_id)"
         if only_from:
-            condition += " AND #state IN (" + ", ".join(f":from{i}" for i in range(len(only_from))) + ")"
+            full_condition += " AND #state IN (" + ", ".join(f":from{i}" for i in range(len(only_from))) + ")"
             names["#state"] = "status"
-            values.update({f":from{i}": state.value for i, state in enumerate(only_from)})
+            all_values.update({f":from{i}": state.value for i, state in enumerate(only_from)})
+        if extra_condition:
+            full_condition += f" AND ({extra_condition})"
+            all_values.update(extra_values)
         with dynamodb_errors("update_item"):
             try:
                 self._tickets.update_item(
                     Key={"ticket_id": ticket_id},
                     UpdateExpression=expression,
-                    ConditionExpression=condition,
+                    ConditionExpression=full_condition,
                     ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
+                    ExpressionAttributeValues=all_values,
                 )
             except ClientError as exc:
                 if is_condition_failure(exc):

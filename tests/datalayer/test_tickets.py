@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from datalayer.errors import StoreError
+from datalayer.records import SyncStatus
 from datalayer.tickets import TicketStore
 from datalayer.types import RoutingDecision, Ticket
 from tests.factories import make_decision
@@ -136,3 +137,26 @@ def test_history_lists_the_customers_latest_tickets_newest_first(store: TicketSt
     assert history[1].team == "Billing Support" and history[1].subject == "Issue 1"
     assert history[0].team is None and history[0].status == "received"
     assert store.history("CUST-CON-0002", limit=0) == []
+
+
+def test_a_final_decision_waits_for_the_ticketing_system_until_synced(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    assert store.get("TCK-1").sync_status is None  # type: ignore[union-attr]  # nothing to sync yet
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
+
+    assert store.get("TCK-1").sync_status is SyncStatus.PENDING  # type: ignore[union-attr]
+    assert [i.ticket_id for i in store.list_by_sync_status(SyncStatus.PENDING).items] == ["TCK-1"]
+    store.mark_synced("TCK-1")
+    record = store.get("TCK-1")
+    assert record is not None and record.sync_status is SyncStatus.SYNCED and record.synced_at
+    assert store.mark_sync_failed("TCK-1", "late failure") is False  # a sync that happened stays happened
+    assert store.list_by_sync_status(SyncStatus.PENDING).items == []
+
+
+def test_a_failed_sync_is_listed_with_its_reason(store: TicketStore, ticket: Ticket) -> None:
+    store.create_if_absent(ticket)
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
+    assert store.mark_sync_failed("TCK-1", "HTTP 503 after 5 tries") is True
+    [failed] = store.list_by_sync_status(SyncStatus.FAILED).items
+    record = store.get("TCK-1")
+    assert failed.ticket_id == "TCK-1" and record is not None and record.sync_failure == "HTTP 503 after 5 tries"

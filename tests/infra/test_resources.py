@@ -30,6 +30,7 @@ def test_tickets_table_has_the_contract_layout(session: boto3.session.Session, s
         "by_customer": (["customer_id", "received_at"], "ALL"),
         "by_team": (["team", "received_at"], "ALL"),
         "by_status": (["status", "received_at"], "ALL"),
+        "by_sync_status": (["sync_status", "updated_at"], "ALL"),
     }
     ttl = dynamodb.describe_time_to_live(TableName=settings.tickets_table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
