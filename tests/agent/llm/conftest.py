@@ -6,12 +6,14 @@ the stores run on in-process moto (fixtures in tests/conftest.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.taxonomy import Taxonomy, load_taxonomy
 from datalayer.settings import Settings
+from tests.agent.llm.fake_http import ScriptedServer, scripted_server
 
 THREE_TEAMS = Path(__file__).resolve().parents[2] / "fixtures" / "three_team_taxonomy.json"
 
@@ -35,3 +37,10 @@ def three_teams() -> Taxonomy:
 def agent_settings(settings: Settings) -> Settings:
     """The test stage configured for Bedrock, with the defaults of every other agent setting."""
     return settings.derive(agent_provider="bedrock")
+
+
+@pytest.fixture
+def http_server() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1 (see fake_http)."""
+    with scripted_server() as server:
+        yield server

@@ -85,3 +85,50 @@ def context(the_ticket: Ticket | None = None, **overrides: Any) -> AgentContext:
 def verdict_input(team: str = "Network Operations", category: str = "Network Outage", **overrides: Any) -> dict:
     """What a model puts in its RoutingVerdict tool call."""
     return {"team": team, "category": category, "needs_human": False, "reasoning": "Area outage.", **overrides}
+
+
+# -- model answers -------------------------------------------------------------------------------------------
+
+
+def tool_use(name: str, tool_input: dict, use_id: str = "tu-1") -> dict:
+    """A Converse content block calling a tool."""
+    return {"toolUse": {"toolUseId": use_id, "name": name, "input": tool_input}}
+
+
+def verdict_use(use_id: str = "tu-verdict", **overrides: Any) -> dict:
+    return tool_use("RoutingVerdict", verdict_input(**overrides), use_id)
+
+
+def converse(*content: dict, stop: str = "tool_use", input_tokens: int = 900, output_tokens: int = 60) -> dict:
+    """A Converse response (what ``bedrock-runtime.converse`` returns) with the given content blocks."""
+    return {
+        "output": {"message": {"role": "assistant", "content": list(content)}},
+        "stopReason": stop,
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
+        "metrics": {"latencyMs": 321},
+    }
+
+
+# -- in-memory collaborators for the tools ---------------------------------------------------------------------
+
+
+class MemoryStores:
+    """Customers, service status and ticket history in memory, for tests that are about the model, not the stores."""
+
+    def __init__(self, customers: list[CustomerContext] | None = None, outages: list[Outage] | None = None) -> None:
+        self.customers = {c.customer_id: c for c in customers or []}
+        self.outages = outages or []
+
+    def get(self, customer_id: str) -> CustomerContext | None:
+        return self.customers.get(customer_id)
+
+    def status_for(self, customer: CustomerContext | None) -> ServiceStatus:
+        region = customer.region if customer else None
+        return ServiceStatus.of(o for o in self.outages if o.region in ("*", region))
+
+    def history(self, customer_id: str, limit: int, *, exclude: str | None = None) -> list[PastTicket]:
+        return []
