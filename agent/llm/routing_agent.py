@@ -31,6 +31,7 @@ from strands.models import Model
 from strands.types.agent import Limits
 from strands.types.exceptions import (
     ContextWindowOverflowException,
+    EventLoopException,
     MaxTokensReachedException,
     ModelThrottledException,
     StructuredOutputException,
@@ -176,10 +177,11 @@ def _throttled(error: ModelThrottledException) -> FailureCause:
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it was raised from (strands wraps some in EventLoopException)."""
+    """``error`` and the exceptions it was raised from (strands wraps some in ``EventLoopException``)."""
     seen: set[int] = set()
     link: BaseException | None = error
     while link is not None and id(link) not in seen:
         seen.add(id(link))
         yield link
-        link = link.__cause__ or link.__context__
+        wrapped = link.original_exception if isinstance(link, EventLoopException) else None
+        link = wrapped or link.__cause__ or link.__context__

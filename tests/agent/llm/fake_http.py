@@ -1,8 +1,9 @@
 """A scripted HTTP server on 127.0.0.1 for the providers' tests: it plays Bedrock's Converse or an OpenAI-compatible
 chat-completions endpoint, answers from a script, and records every request it receives.
 
-Each ``Reply`` is a status with headers and a body, a list of chunks sent one by one (server-sent events), or
-``hang`` (the response never comes, until the server stops). No network beyond the loopback interface.
+Each ``Reply`` is a status with headers and a body, or a list of chunks sent one by one (server-sent events);
+``hang`` holds the response back (or, after chunks, the rest of the stream) until the server stops. No network
+beyond the loopback interface.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class ScriptedServer:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 server.requests.append(Request("POST", self.path, headers, body))
                 reply = server.replies.popleft() if server.replies else Reply(500, {"message": "no scripted reply"})
-                if reply.hang:
+                if reply.hang and reply.chunks is None:
                     server._released.wait(HANG_LIMIT_S)
                     return
                 self.send_response(reply.status)
@@ -103,6 +104,8 @@ class ScriptedServer:
                 for chunk in reply.chunks:
                     self.wfile.write(chunk)
                     self.wfile.flush()
+                if reply.hang:  # stalls after the chunks
+                    server._released.wait(HANG_LIMIT_S)
 
         return Handler
 
