@@ -563,8 +563,12 @@ _STREET = re.compile(
 
 
 def _find_street_addresses(text: str) -> list[_Hit]:
-    """Whitespace collapsed and sentence punctuation dropped: "400 N. Elm  Avenue." gives "400 N. Elm Avenue"."""
-    return [(m.start(), m.end(), " ".join(m.group().split()).rstrip(".,")) for m in _STREET.finditer(text)]
+    """Whitespace collapsed and a trailing period left to the sentence: "400 N. Elm  Ave." gives "400 N. Elm Ave"."""
+    hits: list[_Hit] = []
+    for match in _STREET.finditer(text):
+        address = match.group().rstrip(".,")
+        hits.append((match.start(), match.start() + len(address), " ".join(address.split())))
+    return hits
 
 
 # --------------------------------------------------------------------------------------------------
