@@ -222,7 +222,8 @@ def test_a_text_answer_is_forced_into_the_verdict_tool(bedrock: StubbedBedrock) 
     bedrock.answers(converse({"text": "It is a network outage."}, stop="end_turn"), converse(verdict_use()))
     answer = bedrock.agent.decide(context())
     assert answer.model_calls == 2
-    assert bedrock.requests[1]["toolConfig"]["toolChoice"] == {"tool": {"name": "RoutingVerdict"}}
+    forced = bedrock.requests[1]["toolConfig"]["toolChoice"]
+    assert forced in ({"tool": {"name": "RoutingVerdict"}}, {"any": {}})  # strands 1.62 names the tool, 1.42 "any"
 
 
 # -- failures ----------------------------------------------------------------------------------------------------
