@@ -21,7 +21,6 @@ swallowed here.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from strands import Agent
@@ -86,18 +85,8 @@ class RoutingAgent:
         ``AgentTimeoutError`` or ``AgentProviderError`` (see ``agent.llm.errors``)."""
         masker = Masker(enabled=self.settings.agent_mask_pii)
         prompt = first_message(context, masker)
-        model_calls = _Counter()
-        agent = Agent(
-            model=self.model,
-            tools=self.tools,
-            system_prompt=self.system_prompt,
-            structured_output_model=self.verdict_model,
-            callback_handler=None,
-            conversation_manager=NullConversationManager(),
-            retry_strategy=None,
-            hooks=[model_calls.after_model_call],
-            name="switchboard-routing",
-        )
+        calls = _ModelCalls()
+        agent = self._fresh_agent(calls)
         start = time.perf_counter()
         try:
             with model_traffic():
@@ -106,20 +95,18 @@ class RoutingAgent:
                 )
         except Exception as error:
             failure = _failure(error)
-            failure.usage = _usage(agent, model_calls.count)
+            failure.usage = _usage(agent, calls.count)
             raise failure from error
         latency_ms = (time.perf_counter() - start) * 1000
-        usage = _usage(agent, model_calls.count)
+        usage = _usage(agent, calls.count)
         verdict = result.structured_output
         if not isinstance(verdict, Verdict):
-            cause = _LIMIT_CAUSES.get(result.stop_reason, FailureCause.INVALID_OUTPUT)
             raise AgentOutputError(
                 f"no valid verdict after {usage.model_calls} model calls (stop reason {result.stop_reason})",
-                cause=cause,
+                cause=_LIMIT_CAUSES.get(result.stop_reason, FailureCause.INVALID_OUTPUT),
                 usage=usage,
             )
-        tools_used = Counter({name: metrics.call_count for name, metrics in result.metrics.tool_metrics.items()})
-        del tools_used[VERDICT_TOOL_NAME]
+        tools = result.metrics.tool_metrics
         return AgentAnswer(
             verdict=verdict,
             input_tokens=usage.input_tokens,
@@ -128,11 +115,25 @@ class RoutingAgent:
             model_id=self.model_id,
             latency_ms=latency_ms,
             cost_usd=cost_usd(usage.input_tokens, usage.output_tokens, self.settings),
-            tool_calls=dict(tools_used),
+            tool_calls={name: metrics.call_count for name, metrics in tools.items() if name != VERDICT_TOOL_NAME},
+        )
+
+    def _fresh_agent(self, calls: _ModelCalls) -> Agent:
+        """A new strands agent for one ticket, configured to do nothing behind our back (see the module docstring)."""
+        return Agent(
+            model=self.model,
+            tools=self.tools,
+            system_prompt=self.system_prompt,
+            structured_output_model=self.verdict_model,
+            callback_handler=None,
+            conversation_manager=NullConversationManager(),
+            retry_strategy=None,
+            hooks=[calls.after_model_call],
+            name="switchboard-routing",
         )
 
 
-class _Counter:
+class _ModelCalls:
     """Counts the model calls of one run, failed ones included (a hook on strands' AfterModelCallEvent)."""
 
     def __init__(self) -> None:
