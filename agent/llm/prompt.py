@@ -16,7 +16,7 @@ from agent.llm.context import AgentContext
 from agent.llm.masking import Masker
 from agent.llm.verdict import VERDICT_TOOL_NAME
 from agent.taxonomy import Taxonomy
-from datalayer.types import AccountType, CustomerContext, Outage, PastTicket, ServiceStatus
+from datalayer.types import AccountType, CustomerContext, MoneyAmount, Outage, PastTicket, ServiceStatus
 
 TOP_TEAMS_SHOWN = 3
 DESCRIPTION_HEAD_CHARS = 9_000
@@ -94,15 +94,12 @@ def _top_teams(top_teams: list[tuple[str, float]]) -> str:
 
 def _entities(context: AgentContext, masker: Masker) -> str:
     entities = masker.entities(context.entities)
-    found = {
-        name.replace("_", " "): [m.text for m in values] if name == "money_amounts" else values
-        for name, values in ((name, getattr(entities, name)) for name in type(entities).model_fields)
-        if values
-    }
-    if not found:
-        return "Entities found in the text: none."
-    lines = "\n".join(f"- {name}: {', '.join(_fenced(str(v)) for v in values)}" for name, values in found.items())
-    return f"Entities found in the text:\n{lines}"
+    lines = []
+    for name in type(entities).model_fields:
+        values = [v.text if isinstance(v, MoneyAmount) else v for v in getattr(entities, name)]
+        if values:
+            lines.append(f"- {name.replace('_', ' ')}: {', '.join(_fenced(value) for value in values)}")
+    return "Entities found in the text:\n" + "\n".join(lines) if lines else "Entities found in the text: none."
 
 
 def _customer(customer: CustomerContext | None) -> str:
