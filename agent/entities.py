@@ -14,12 +14,20 @@ Why it is built this way:
   loses entities, while oversized input from any other caller costs at most that much CPU.
 * **One span, one entity.** Passes run from the strongest evidence to the weakest and blank out what
   they took: URLs, e-mails, keyword-anchored account numbers, service IDs and error codes, then money,
-  then phone numbers. So digits inside a URL are not a phone number, ``$49.99`` is not a phone number,
-  and an account number is never reported again as a phone number.
+  then phone numbers, then street addresses. So digits inside a URL are not a phone number, ``$49.99`` is not a
+  phone number, and an account number is never reported again as a phone number.
 * **Context over shape.** Account numbers, and service IDs other than ``SVC-…`` and circuit IDs, are
   taken only after a keyword ("account #", "service id:"): a bare 10- or 16-digit run is too ambiguous.
   Bare 10/11-digit phone numbers need a nearby phone word ("call", "cell", "number" …); formatted ones
   (``(555) 123-4567``, ``+1 555 123 4567``) do not.
+* **Street addresses need a street-type word and capitalised names.** "123 Main St", "400 N. Elm Avenue Apt 5",
+  "350 5th Ave": a house number, one to four street-name words that start with a capital (or are ordinals), then a
+  suffix (Street, St, Avenue, Rd, ...) in any case, then an optional unit. US-style only; "123 main st" typed all in
+  lower case is not taken, because "paid 40 for the main st..." shows how loose a case-blind pattern would be.
+  City, state and ZIP are left alone: without the street they identify nobody.
+* **Spans for masking.** :func:`locate_entities` reports where each value was found in the text as the extractor
+  read it (NFKC-folded, invisibles removed), so the agent tier can replace account numbers, phone numbers, e-mail
+  and street addresses with placeholders without a second, diverging set of patterns.
 * **Order, ticket and case numbers are not service IDs.** They point at records in our own systems, not
   at a provisioned service; putting them in ``service_ids`` would send inventory look-ups after the
   wrong key. They are left out until the model has a field for them.
@@ -37,6 +45,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from datalayer.types.entities import ExtractedEntities, MoneyAmount
 
@@ -103,15 +112,20 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def _run(text: str, finders: tuple[_Finder, ...]) -> tuple[list[str], str]:
-    """Apply finders in turn, blanking each one's hits before the next; values in text order, deduplicated."""
+def _run(text: str, finders: tuple[_Finder, ...]) -> tuple[list[_Hit], str]:
+    """Apply finders in turn, blanking each one's hits before the next; hits in text order."""
     hits: list[_Hit] = []
     for finder in finders:
         found = finder(text)
         hits.extend(found)
         text = _blank(text, [(start, end) for start, end, _ in found])
     hits.sort(key=lambda hit: hit[0])
-    return list(dict.fromkeys(value for _, _, value in hits)), text
+    return hits, text
+
+
+def _distinct(hits: list[_Hit]) -> list[str]:
+    """The hits' values in text order, each once, at most :data:`MAX_PER_FIELD`."""
+    return list(dict.fromkeys(value for _, _, value in hits))[:MAX_PER_FIELD]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,7 +537,56 @@ def _find_international(text: str) -> list[_Hit]:
 
 
 # --------------------------------------------------------------------------------------------------
+# Street addresses (US style)
+
+_STREET_SUFFIXES = (
+    "Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Drive", "Dr", "Lane", "Ln", "Court", "Ct",
+    "Place", "Pl", "Way", "Terrace", "Ter", "Circle", "Cir", "Parkway", "Pkwy", "Highway", "Hwy", "Square", "Sq",
+    "Trail", "Trl", "Plaza", "Plz", "Alley", "Crescent", "Loop", "Pike",
+)  # fmt: skip
+# Each part is bounded and possessive where it can be, and a house number can only start at the beginning of a
+# token, so a scan does a bounded amount of work per digit run: linear in the text.
+_STREET = re.compile(
+    rf"""
+    (?<![0-9A-Za-z#/.,:$-])
+    [0-9]{{1,6}}+(?:[A-Za-z](?![A-Za-z]))?                                # 123, 12B
+    [ ]{{1,3}}
+    (?:(?:[A-Z][A-Za-z'-]{{0,30}}+\.?|[0-9]{{1,3}}(?:st|nd|rd|th))[ ]{{1,3}}){{1,4}}?   # N. Elm, 5th, Park
+    (?i:{"|".join(sorted(_STREET_SUFFIXES, key=len, reverse=True))})\.?
+    (?![A-Za-z0-9])
+    (?:[ ]{{1,3}}(?:[NS][EW]?|[EW])\.?(?![A-Za-z0-9]))?                       # Pennsylvania Avenue NW
+    (?:,?[ ]{{1,3}}(?:(?i:apartment|apt|suite|ste|unit|floor|fl)\.?[ ]{{0,3}}\#?|\#[ ]?)
+        [0-9A-Za-z][0-9A-Za-z-]{{0,7}}+(?![0-9A-Za-z]))?                    # Apt 5, Suite 200, #12
+    """,
+    re.VERBOSE,
+)
+
+
+def _find_street_addresses(text: str) -> list[_Hit]:
+    """Whitespace collapsed and a trailing period left to the sentence: "400 N. Elm  Ave." gives "400 N. Elm Ave"."""
+    hits: list[_Hit] = []
+    for match in _STREET.finditer(text):
+        address = match.group().rstrip(".,")
+        hits.append((match.start(), match.start() + len(address), " ".join(address.split())))
+    return hits
+
+
+# --------------------------------------------------------------------------------------------------
 # Entry point
+
+EntityField = str
+"""The name of an ``ExtractedEntities`` list of strings (``"phone_numbers"``, ``"street_addresses"`` ...)."""
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    """Where one entity was found: ``text[start:end]`` of the text :func:`locate_entities` returns, and the
+    normalised value ``extract_entities`` reports for it."""
+
+    field: EntityField
+    start: int
+    end: int
+    value: str
 
 
 def extract_entities(text: str | None) -> ExtractedEntities:
@@ -541,24 +604,41 @@ def extract_entities(text: str | None) -> ExtractedEntities:
         return ExtractedEntities()
 
 
+def locate_entities(text: str | None) -> tuple[str, list[EntitySpan]]:
+    """The text as the extractor read it (NFKC-folded, invisible characters removed, capped at
+    :data:`MAX_SCAN_CHARS`) and every entity found in it, in text order; money is not located.
+
+    Offsets refer to the returned text, not to ``text``: folding can change lengths. Never raises, like
+    :func:`extract_entities`.
+    """
+    if not isinstance(text, str) or not text:
+        return "", []
+    try:
+        read, hits, _ = _passes(text)
+    except Exception:  # pragma: no cover - defensive, as in extract_entities
+        logger.exception("entity location failed; continuing without entities")
+        return "", []
+    spans = [EntitySpan(name, start, end, value) for name, found in hits.items() for start, end, value in found]
+    return read, sorted(spans, key=lambda span: span.start)
+
+
 def _extract(text: str) -> ExtractedEntities:
-    """The passes, strongest evidence first; each blanks what it took (see the module docstring)."""
-    work = _normalise(text)
-    urls, work = _run(work, (_find_urls,))
-    emails, work = _run(work, (_find_emails,))
-    accounts, work = _run(work, (_find_accounts,))
-    services, work = _run(work, (_find_prefixed_services, _find_circuits, _find_keyword_services))
-    errors, work = _run(work, (_find_net_errors, _find_pattern_errors, _find_keyword_errors))
+    _, hits, money = _passes(text)
+    return ExtractedEntities(**{name: _distinct(found) for name, found in hits.items()}, money_amounts=money)
+
+
+def _passes(text: str) -> tuple[str, dict[EntityField, list[_Hit]], list[MoneyAmount]]:
+    """The passes, strongest evidence first; each blanks what it took (see the module docstring). Returns the text
+    they read, the hits of every string field and the money amounts."""
+    read = _normalise(text)
+    hits: dict[EntityField, list[_Hit]] = {}
+    hits["urls"], work = _run(read, (_find_urls,))
+    hits["emails"], work = _run(work, (_find_emails,))
+    hits["account_numbers"], work = _run(work, (_find_accounts,))
+    hits["service_ids"], work = _run(work, (_find_prefixed_services, _find_circuits, _find_keyword_services))
+    hits["error_codes"], work = _run(work, (_find_net_errors, _find_pattern_errors, _find_keyword_errors))
     money, spans = _find_money(work)
     work = _blank(work, spans)
-    phones, _ = _run(work, (_find_nanp, _find_vanity, _find_international))
-    cap = MAX_PER_FIELD
-    return ExtractedEntities(
-        account_numbers=accounts[:cap],
-        service_ids=services[:cap],
-        error_codes=errors[:cap],
-        phone_numbers=phones[:cap],
-        emails=emails[:cap],
-        money_amounts=money[:cap],
-        urls=urls[:cap],
-    )
+    hits["phone_numbers"], work = _run(work, (_find_nanp, _find_vanity, _find_international))
+    hits["street_addresses"], _ = _run(work, (_find_street_addresses,))
+    return read, hits, money[:MAX_PER_FIELD]

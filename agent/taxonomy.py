@@ -103,6 +103,9 @@ class Taxonomy(BaseModel):
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
+    routing_rules: list[str] = Field(default_factory=list)
+    """How to choose between the teams when a ticket could go to several, in the order a person applies them. The
+    agent tier's system prompt is written from them (``agent.llm.prompt``); the fast router does not read them."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Taxonomy:

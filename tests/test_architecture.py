@@ -53,14 +53,28 @@ def test_workers_and_the_brain_use_the_data_layer_never_the_tooling(package: str
         assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
 
 
-def test_the_fast_router_has_no_aws_inside() -> None:
-    """The brain reads settings and the shared types; AWS is reached by the workers (and later the agent's tools)."""
+AGENT_TIER = ROOT / "agent" / "llm"
+BEDROCK_PROVIDER = AGENT_TIER / "providers" / "bedrock.py"
+STRANDS_MODULES = {AGENT_TIER / "routing_agent.py", AGENT_TIER / "tools.py", *(AGENT_TIER / "providers").glob("*.py")}
+
+
+def test_the_brain_has_no_aws_inside() -> None:
+    """The brain reads settings and the shared types; AWS is reached by the workers, and by the agent tier's tools
+    only through the stores the worker hands them. The one exception is the Bedrock provider's client."""
     allowed = ("datalayer.types", "datalayer.settings", "datalayer.errors")
     for path in modules("agent"):
         names = imports_of(path)
-        assert not {n for n in names if n.split(".")[0] in ("boto3", "botocore")}, path.relative_to(ROOT)
+        if path != BEDROCK_PROVIDER:
+            assert not {n for n in names if n.split(".")[0] in ("boto3", "botocore")}, path.relative_to(ROOT)
         reached = {n for n in names if ours(n) == "datalayer" and not n.startswith(allowed)}
         assert not reached, f"{path.relative_to(ROOT)} imports {sorted(reached)}"
+
+
+def test_only_the_agent_tier_runner_tools_and_providers_import_strands() -> None:
+    """strands (and the openai SDK under it) costs half a second and more to import: the fast path never pays."""
+    for path in modules("agent", "datalayer", "workers", "chalice_app"):
+        sdk = {n for n in imports_of(path) if n.split(".")[0] in ("strands", "openai")}
+        assert not sdk or path in STRANDS_MODULES, f"{path.relative_to(ROOT)} imports {sorted(sdk)}"
 
 
 def test_each_table_is_laid_out_once() -> None:

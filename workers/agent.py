@@ -38,7 +38,8 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from agent.cascade import fall_back
+from agent.cascade import AgentDecisions, fall_back
+from agent.llm.answer import AgentAnswer
 from agent.llm.context import AgentContext
 from agent.llm.errors import (
     AgentError,
@@ -47,6 +48,8 @@ from agent.llm.errors import (
     AgentThrottledError,
     AgentTimeoutError,
 )
+from agent.llm.pricing import cost_usd
+from agent.llm.verdict import Verdict
 from datalayer.budget import DailyBudget, Reservation
 from datalayer.circuit import CircuitState, ProviderCircuit
 from datalayer.customers import CustomerStore
@@ -88,20 +91,20 @@ IN_PROCESS_ATTEMPTS = 3
 class TicketAgent(Protocol):
     """``agent.llm.routing_agent.RoutingAgent``."""
 
-    def decide(self, context: AgentContext) -> Any: ...
+    def decide(self, context: AgentContext) -> AgentAnswer: ...
 
 
 class DecisionComposer(Protocol):
-    """``agent.router.Router``: turns the agent's team and category into a full decision."""
+    """``agent.cascade.AgentDecisions``: turns the agent's team and category into a full decision."""
 
     def compose(
         self,
         ticket: Ticket,
         provisional: RoutingDecision,
-        answer: Any,
+        verdict: Verdict,
         usage: AgentUsage,
         customer: CustomerContext | None,
-        service: ServiceStatus,
+        service: ServiceStatus | None,
     ) -> RoutingDecision: ...
 
 
@@ -358,7 +361,7 @@ class AgentWorker:
             latency_ms=answer.latency_ms,
             second_team=answer.verdict.second_team,
         )
-        final = self.composer.compose(ticket, provisional, answer, usage, customer, service)
+        final = self.composer.compose(ticket, provisional, answer.verdict, usage, customer, service)
         status = TicketStatus.NEEDS_REVIEW if final.requires_manual_review else TicketStatus.ROUTED
         if not self.tickets.finalize_decision(
             ticket.ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS
@@ -382,7 +385,7 @@ class AgentWorker:
         )
         return Outcome.DECIDED
 
-    def _with_retries(self, context: AgentContext) -> Any:
+    def _with_retries(self, context: AgentContext) -> AgentAnswer:
         """Throttling and timeouts are retried in process, 1 s then 2 s apart; everything else is not."""
         assert self.agent is not None
         retrying = Retrying(
@@ -472,8 +475,10 @@ class AgentWorker:
         return self.settings.agent_max_total_tokens * dearer / 1_000_000
 
     def _settle(self, reservation: Reservation, error: AgentError) -> None:
-        """Replace the reservation by what the failed attempt spent (the error says, when the provider told)."""
-        self.budget.settle(reservation, getattr(error, "cost_usd", 0.0), getattr(error, "tokens", 0))
+        """Replace the reservation by what the failed run spent before failing."""
+        spent = error.usage
+        cost = cost_usd(spent.input_tokens, spent.output_tokens, self.settings)
+        self.budget.settle(reservation, cost, spent.input_tokens + spent.output_tokens)
 
 
 def _top_teams(decision: RoutingDecision, count: int) -> list[tuple[str, float]]:
@@ -495,20 +500,32 @@ def build_default_worker(settings: Settings | None = None, agent: TicketAgent | 
     strands is imported here and only here, so that importing ``app`` (every Lambda of the app does) never loads it.
     """
     from agent.router import Router
+    from agent.taxonomy import load_taxonomy
     from datalayer.agent_queue import AgentQueue
 
     settings = settings or get_settings()
+    # The taxonomy file, not the model's copy: the agent's prompt needs the routing rules the file carries.
+    taxonomy = load_taxonomy()
+    tickets, customers, service_status = TicketStore(settings), CustomerStore(settings), ServiceStatusStore(settings)
     if agent is None and settings.agent_provider is not AgentProvider.NONE:
-        from agent.llm.routing_agent import build_routing_agent
+        from agent.llm.providers import build_model
+        from agent.llm.routing_agent import RoutingAgent
+        from agent.llm.tools import RoutingTools
 
-        agent = build_routing_agent(settings)
+        classifier = Router.load(settings=settings).classifier
+        tools = RoutingTools(
+            taxonomy, classifier, customers, service_status, tickets, history_limit=settings.history_limit
+        )
+        model = build_model(settings)
+        assert model is not None
+        agent = RoutingAgent(model, tools.tools, taxonomy, settings)
     queue = AgentQueue(settings)
     return AgentWorker(
         agent,
-        Router.load(settings=settings),
-        TicketStore(settings),
-        CustomerStore(settings),
-        ServiceStatusStore(settings),
+        AgentDecisions(taxonomy),
+        tickets,
+        customers,
+        service_status,
         EventPublisher(settings),
         DailyBudget(settings),
         ProviderCircuit(settings),

@@ -23,6 +23,7 @@ class ExtractedEntities(BaseModel):
     emails: list[str] = Field(default_factory=list)
     money_amounts: list[MoneyAmount] = Field(default_factory=list)
     urls: list[str] = Field(default_factory=list)
+    street_addresses: list[str] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not any(getattr(self, name) for name in type(self).model_fields)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import entities as entities_module
-from agent.entities import MAX_PER_FIELD, MAX_SCAN_CHARS, extract_entities
+from agent.entities import MAX_PER_FIELD, MAX_SCAN_CHARS, extract_entities, locate_entities
 from datalayer.types.entities import ExtractedEntities, MoneyAmount
 
 
@@ -462,7 +464,7 @@ _FRAGMENTS = [
     "account #", "acct no. ", "customer id: ", " ", "-", ".", ",", "(", ")", "+", "+1 ", "1-800-", "$", "€", "£",
     "USD ", " dollars", "error ", "code ", "0x", "E-", "RDK-", "ERR_", "SVC-", "service id: ", "circuit ID ", "/",
     "@", "a", "Z", "http://", "https://", "www.", ".com", "555", "123", "4567", "2015", "9", "0", "\u200b", "\x00",
-    "５", "😀", "ا", "\n", ":", "#", "'", "_", "(0)",
+    "５", "😀", "ا", "\n", ":", "#", "'", "_", "(0)", "Main", " St", " Ave.", "Apt ", "N. ", "5th",
 ]  # fmt: skip
 
 _ticketish = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.text(max_size=4)), max_size=60).map("".join)
@@ -477,7 +479,8 @@ def _assert_well_formed(result: ExtractedEntities) -> None:
     assert all(email.count("@") >= 1 and email == email.split("@")[0] + "@" + email.split("@")[-1].lower()
                for email in result.emails)  # fmt: skip
     assert all(url.lower().startswith(("http://", "https://", "www.")) for url in result.urls)
-    for field in ("account_numbers", "service_ids", "error_codes", "phone_numbers", "emails", "urls"):
+    strings = ("account_numbers", "service_ids", "error_codes", "phone_numbers", "emails", "urls", "street_addresses")
+    for field in strings:
         values = getattr(result, field)
         assert len(values) == len(set(values)), field
 
@@ -493,3 +496,93 @@ def test_arbitrary_text_never_raises(text: str) -> None:
 @given(_ticketish)
 def test_ticket_like_noise_never_raises(text: str) -> None:
     _assert_well_formed(entities_module._extract(text))
+
+
+# --------------------------------------------------------------------------------------------------
+# Street addresses
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I live at 123 Main St and it's down", "123 Main St"),
+        ("400 N. Elm Avenue Apt 5, Springfield", "400 N. Elm Avenue Apt 5"),
+        ("new office: 350 5th Ave, Suite 200.", "350 5th Ave, Suite 200"),
+        ("Move service to 12B Oak Street #4 please", "12B Oak Street #4"),
+        ("200 W 42nd St", "200 W 42nd St"),
+        ("1600 Pennsylvania Avenue NW, Washington", "1600 Pennsylvania Avenue NW"),
+        ("address: 77 Martin Luther King Jr Blvd.", "77 Martin Luther King Jr Blvd"),
+        ("1234 ELM STREET", "1234 ELM STREET"),
+        ("12  Oak\u00a0Rd", "12 Oak Rd"),  # NBSP folded, whitespace collapsed
+        ("９ Ｍａｉｎ Ｓｔ", "9 Main St"),  # full width folded
+    ],
+)
+def test_street_addresses(text: str, expected: str) -> None:
+    assert extract_entities(text).street_addresses == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123 main st",  # all lower case: deliberately not taken (see the module docstring)
+        "I have 2 Dr appointments",
+        "3 Way calling stopped working",
+        "$5 Main St",
+        "5 Main Streets",
+        "room 5 Stadium",
+        "v1.2 Main St",
+        "Main Street has no service",
+        "at 10:30 Main St",
+    ],
+)
+def test_not_street_addresses(text: str) -> None:
+    assert extract_entities(text).street_addresses == []
+
+
+def test_street_address_after_a_phone_number_keeps_both() -> None:
+    entities = extract_entities("call 555-123-4567 at 10 Downing Street")
+    assert entities.phone_numbers == ["+15551234567"]
+    assert entities.street_addresses == ["10 Downing Street"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1 " * 25_000, "1 A " * 12_000, "12 Main " * 6_000, "1 " + "Ab " * 16_000 + "St", "1 A.A.A." * 8_000],
+    ids=["digits", "capitals", "no-suffix", "long-name", "dots"],
+)
+def test_street_address_scan_is_linear(text: str) -> None:
+    start = time.perf_counter()
+    entities_module._extract(text)
+    assert time.perf_counter() - start < 2.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Spans (what the agent tier masks)
+
+
+def test_locate_entities_gives_spans_in_the_text_it_read() -> None:
+    read, spans = locate_entities("Ｃall (617) 555-0142 at 12 Oak St, acct 12345678, Jane@Example.com")
+    assert read.startswith("Call (617)")  # full width folded: offsets refer to this text
+    assert [(s.field, read[s.start : s.end], s.value) for s in spans] == [
+        ("phone_numbers", "(617) 555-0142", "+16175550142"),
+        ("street_addresses", "12 Oak St", "12 Oak St"),
+        ("account_numbers", "12345678", "12345678"),
+        ("emails", "Jane@Example.com", "Jane@example.com"),
+    ]
+
+
+@pytest.mark.parametrize("value", [None, "", 42])
+def test_locate_entities_of_nothing(value: object) -> None:
+    assert locate_entities(value) == ("", [])  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ticketish | st.text())
+def test_spans_agree_with_the_entities_and_never_overlap(text: str) -> None:
+    read, spans = locate_entities(text)
+    entities = extract_entities(text)
+    for span in spans:
+        assert 0 <= span.start < span.end <= len(read)
+        assert span.value in getattr(entities, span.field)
+    for first, second in itertools.pairwise(spans):
+        assert first.end <= second.start

@@ -76,3 +76,10 @@ def test_flat_taxonomy_from_labels_for_foreign_datasets():
     taxonomy = Taxonomy.from_labels(["card_arrival", "top_up_failed", "card_arrival"])
     assert taxonomy.team_names == ["card_arrival", "top_up_failed"]
     assert taxonomy.resolve_label("top_up_failed") == "top_up_failed"
+
+
+def test_routing_rules_are_data_and_optional(tmp_path):
+    assert any("even when a past outage caused it" in rule for rule in load_taxonomy().routing_rules)
+    data = json.loads(DEFAULT_TAXONOMY_PATH.read_text())
+    del data["routing_rules"]
+    assert load_taxonomy(_write(tmp_path, data)).routing_rules == []

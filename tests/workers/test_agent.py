@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from agent.llm.errors import AgentOutputError, AgentProviderError, AgentThrottledError, AgentTimeoutError
+from agent.cascade import AgentDecisions
+from agent.llm.answer import AgentAnswer, TokenUsage
+from agent.llm.errors import (
+    AgentOutputError,
+    AgentProviderError,
+    AgentThrottledError,
+    AgentTimeoutError,
+    FailureCause,
+)
+from agent.llm.verdict import verdict_model
+from agent.taxonomy import load_taxonomy
 from datalayer.budget import DailyBudget
 from datalayer.circuit import ProviderCircuit
 from datalayer.customers import CustomerStore
@@ -29,38 +39,41 @@ from tests.workers.fakes import FakePublisher, sqs_record
 from workers.agent import AgentWorker, Outcome, batch_response
 from workers.limits import AGENT_RETRY_DELAY_SECONDS, AGENT_WORKER_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
 
-
-@dataclass
-class Verdict:
-    team: str
-    category: str
-    second_team: str | None = None
-    needs_human: bool = False
-    needs_human_reason: str = ""
-    reasoning: str = "The customer asks for a refund of a double charge."
+TAXONOMY = load_taxonomy()
+Verdict = verdict_model(TAXONOMY)
 
 
-@dataclass
-class Answer:
-    verdict: Verdict
-    input_tokens: int = 1_200
-    output_tokens: int = 150
-    model_calls: int = 1
-    model_id: str = "test-model"
-    latency_ms: float = 850.0
-    cost_usd: float = 0.00195
+def answer(team: str, *, needs_human_reason: str = "", second_team: str | None = None) -> AgentAnswer:
+    """What the runner returns: a verdict valid under the taxonomy, with its tokens and cost."""
+    verdict = Verdict(
+        team=team,
+        category=TAXONOMY.spec(team).category,
+        second_team=second_team,
+        needs_human=bool(needs_human_reason),
+        needs_human_reason=needs_human_reason,
+        reasoning="The customer asks for a refund of a double charge.",
+    )
+    return AgentAnswer(
+        verdict,
+        input_tokens=1_200,
+        output_tokens=150,
+        model_calls=1,
+        model_id="test-model",
+        latency_ms=850.0,
+        cost_usd=0.00195,
+    )
 
 
 class ScriptedAgent:
     """Answers or raises as scripted, one step per call; the last step repeats."""
 
-    def __init__(self, *steps: Answer | Exception) -> None:
-        self.steps = list(steps) or [Answer(Verdict("Billing Support", "Billing Dispute"))]
+    def __init__(self, *steps: AgentAnswer | Exception) -> None:
+        self.steps = list(steps) or [answer("Billing Support")]
         self.calls: list[str] = []
         self.entered = threading.Event()
         self.proceed: threading.Event | None = None
 
-    def decide(self, context: Any) -> Answer:
+    def decide(self, context: Any) -> AgentAnswer:
         self.calls.append(context.ticket.ticket_id)
         self.entered.set()
         if self.proceed is not None:
@@ -69,21 +82,6 @@ class ScriptedAgent:
         if isinstance(step, Exception):
             raise step
         return step
-
-
-class Composer:
-    """Stands in for the router: the verdict's team on the provisional decision, review when the agent asks."""
-
-    def compose(self, ticket, provisional, answer, usage, customer, service) -> RoutingDecision:  # type: ignore[no-untyped-def]
-        return provisional.model_copy(
-            update={
-                "team": answer.verdict.team,
-                "category": answer.verdict.category,
-                "tier": DecisionTier.AGENT,
-                "agent": usage,
-                "requires_manual_review": answer.verdict.needs_human,
-            }
-        )
 
 
 @dataclass
@@ -140,7 +138,7 @@ def build(aws: Aws, settings: Settings, clock: FakeClock, agent: ScriptedAgent |
     budget = DailyBudget(settings, dynamodb_resource=resource, clock=clock)
     worker = AgentWorker(
         agent,
-        Composer(),
+        AgentDecisions(TAXONOMY),
         store,
         CustomerStore(settings, dynamodb_resource=resource),
         ServiceStatusStore(settings, dynamodb_resource=resource, clock=clock),
@@ -177,9 +175,7 @@ def test_the_agent_decides_and_its_decision_is_final_and_announced_once(harness:
 
 
 def test_the_agent_asking_for_a_human_sends_its_decision_to_review(aws: Aws, agent_settings: Settings, clock) -> None:
-    asks = ScriptedAgent(
-        Answer(Verdict("Account Management", "Account Access", needs_human=True, needs_human_reason="possible fraud"))
-    )
+    asks = ScriptedAgent(answer("Account Management", needs_human_reason="possible fraud"))
     harness = build(aws, agent_settings, clock, asks)
     harness.defer()
 
@@ -200,24 +196,33 @@ def assert_fell_back(harness: Harness, cause: FallbackCause) -> RoutingDecision:
 
 
 def test_output_that_fails_validation_finalises_the_fast_decision(aws, agent_settings, clock) -> None:
-    harness = build(aws, agent_settings, clock, ScriptedAgent(AgentOutputError("team 'Sales' is not a team")))
+    harness = build(
+        aws,
+        agent_settings,
+        clock,
+        ScriptedAgent(
+            AgentOutputError(
+                "no valid verdict in 4 calls", cause=FailureCause.TURN_LIMIT, usage=TokenUsage(3_000, 400, 4)
+            )
+        ),
+    )
     harness.defer()
 
     assert harness.deliver().outcome is Outcome.FELL_BACK
     assert_fell_back(harness, FallbackCause.INVALID_OUTPUT)
     assert harness.agent is not None and len(harness.agent.calls) == 1  # capped inside the agent, not retried here
+    assert harness.budget.spent().tokens == 3_400  # what the failed run spent is on the budget
 
 
 @pytest.mark.parametrize(
     ("error", "cause"),
     [
-        (AgentThrottledError("ThrottlingException"), FallbackCause.THROTTLED),
-        (AgentTimeoutError("read timeout"), FallbackCause.TIMEOUT),
+        (AgentThrottledError("ThrottlingException", cause=FailureCause.THROTTLED), FallbackCause.THROTTLED),
+        (AgentTimeoutError("read timeout", cause=FailureCause.READ_TIMEOUT), FallbackCause.TIMEOUT),
     ],
 )
 def test_throttling_and_timeouts_back_off_then_give_the_message_back(aws, agent_settings, clock, error, cause):
-    answer = Answer(Verdict("Billing Support", "Billing Dispute"))
-    harness = build(aws, agent_settings, clock, ScriptedAgent(error, error, error, answer))
+    harness = build(aws, agent_settings, clock, ScriptedAgent(error, error, error, answer("Billing Support")))
     harness.defer()
 
     first = harness.deliver(message_id="m-1")
@@ -234,7 +239,10 @@ def test_throttling_and_timeouts_back_off_then_give_the_message_back(aws, agent_
 
 @pytest.mark.parametrize(
     ("error", "cause"),
-    [(AgentThrottledError("429"), FallbackCause.THROTTLED), (AgentTimeoutError("timeout"), FallbackCause.TIMEOUT)],
+    [
+        (AgentThrottledError("429", cause=FailureCause.THROTTLED), FallbackCause.THROTTLED),
+        (AgentTimeoutError("timeout", cause=FailureCause.CONNECT_TIMEOUT), FallbackCause.TIMEOUT),
+    ],
 )
 def test_on_its_last_receive_a_throttled_ticket_is_finalised(aws, agent_settings, clock, error, cause) -> None:
     harness = build(aws, agent_settings, clock, ScriptedAgent(error))
@@ -246,7 +254,7 @@ def test_on_its_last_receive_a_throttled_ticket_is_finalised(aws, agent_settings
 
 
 def test_persistent_provider_errors_open_the_circuit_for_every_worker(aws, agent_settings, clock) -> None:
-    failing = ScriptedAgent(AgentProviderError("InternalServerException"))
+    failing = ScriptedAgent(AgentProviderError("InternalServerException", cause=FailureCause.SERVER_ERROR))
     harness = build(aws, agent_settings, clock, failing)
     harness.defer()
 
