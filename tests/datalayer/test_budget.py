@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from datalayer.budget import DailyBudget
@@ -37,17 +38,16 @@ def test_each_utc_day_has_its_own_budget(budget: DailyBudget, clock: FakeClock) 
     assert budget.reserve(0.9, 10) is not None
 
 
-def test_workers_sharing_the_budget_never_overspend(aws: Aws, clock: FakeClock) -> None:
-    """Sixteen workers, each with its own store object, ask for a budget that holds ten reservations: ten get one.
+def test_concurrent_workers_never_overspend(aws: Aws, clock: FakeClock) -> None:
+    """Sixteen workers race for a budget that holds ten reservations: exactly ten get one.
 
-    The check and the reservation are one conditional UpdateItem, which DynamoDB applies atomically, so this
-    holds however the calls interleave. (moto's in-process DynamoDB does not lock between threads, so the
-    interleaving here is sequential; the property under test is that every worker sees every reservation.)
+    The check and the reservation are one conditional UpdateItem, which DynamoDB applies atomically (and the
+    embedded moto too, see ``infra.embedded_aws``), so no interleaving lets an eleventh through.
     """
     settings = aws.settings.derive(agent_daily_budget_usd=1.0)
     workers = [DailyBudget(settings, dynamodb_resource=aws.clients.dynamodb_resource, clock=clock) for _ in range(16)]
-
-    granted = [reservation for worker in workers if (reservation := worker.reserve(0.1, 100)) is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        granted = [r for r in pool.map(lambda b: b.reserve(0.1, 100), workers) if r is not None]
 
     assert len(granted) == 10
     assert workers[0].spent().usd <= settings.agent_daily_budget_usd

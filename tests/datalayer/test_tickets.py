@@ -160,3 +160,18 @@ def test_a_failed_sync_is_listed_with_its_reason(store: TicketStore, ticket: Tic
     [failed] = store.list_by_sync_status(SyncStatus.FAILED).items
     record = store.get("TCK-1")
     assert failed.ticket_id == "TCK-1" and record is not None and record.sync_failure == "HTTP 503 after 5 tries"
+
+
+def test_racing_decisions_have_exactly_one_winner(store: TicketStore, ticket: Ticket) -> None:
+    """What the workers' idempotency rests on: of concurrent conditional writes, one wins (DynamoDB's guarantee,
+    kept by the embedded moto, ``infra.embedded_aws``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.create_if_absent(ticket)
+    teams = ["Billing Support", "Technical Support", "Network Operations", "Account Management"] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        wins = list(pool.map(lambda team: decide(store, "TCK-1", make_decision("TCK-1", team=team), "routed"), teams))
+
+    assert wins.count(True) == 1
+    record = store.get("TCK-1")
+    assert record is not None and record.team == teams[wins.index(True)]
