@@ -38,6 +38,11 @@ class RoutingDecision(BaseModel):
     categories: list[str] = Field(default_factory=list, description="Every category above the multi-issue threshold.")
     requires_manual_review: bool
     review_reasons: list[str] = Field(default_factory=list)
+    unsure_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the model's per-channel thresholds consider the fast router unsure of this decision "
+        "(empty: sure), whatever the routing policy; the cascade policy defers these tickets.",
+    )
     reasoning: list[str] = Field(default_factory=list)
     priority: PriorityAssessment
     entities: ExtractedEntities
