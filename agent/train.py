@@ -66,8 +66,8 @@ class Recipe:
     """The choices for short messages that cross-validation compared (table in ``agent/data/DATA_CARD.md``)."""
 
     channel_feature: bool = True
-    """One indicator column per training channel, read by both heads: lets the model shift its priors per channel
-    (63 % of social messages are outages, 24 % of web complaints)."""
+    """One indicator column per training channel (when there are two or more), read by both heads: lets the model
+    shift its priors per channel (63 % of social messages are outages, 24 % of web complaints)."""
     mask_markup: bool = False
     """``agent.text.mask_markup`` on every text at training and routing time (handles, links, hashtags). Off: it
     did not help by cross-validation, nor on held-out messages whose links were put back raw."""
@@ -366,7 +366,8 @@ def train(
     if len(present) < 2:
         raise RouterError("training needs at least two different labels")
     targets = np.array([present.index(label) for label in labels])
-    channel_names = sorted(set(rows.channels)) if recipe.channel_feature else []
+    # One channel carries no information (its column would be a second intercept): indicators from two on.
+    channel_names = sorted(set(rows.channels)) if recipe.channel_feature and len(set(rows.channels)) > 1 else []
     channel_block = _channel_block(rows.channels, channel_names) if channel_names else None
     weights = recipe.weights(rows.channels)
     strata = np.array([f"{ch}\x1f{t}" for ch, t in zip(rows.channels, targets, strict=True)])

@@ -226,3 +226,11 @@ def test_out_of_scope_references_are_centroids_of_several_tickets(two_channel_mo
     meta = json.loads((two_channel_model / "model.json").read_text())
     assert 0 < len(centroids) <= meta["training"]["rows"] // MIN_CLUSTER
     assert np.allclose(np.linalg.norm(centroids.astype(np.float32), axis=1), 1.0, atol=1e-2)
+
+
+def test_one_channel_gets_no_indicator_column(tiny_model):
+    meta = json.loads((tiny_model / "model.json").read_text())
+    assert meta["features"]["channels"] == []  # a constant column would only be a second intercept
+    classifier = TextClassifier.load(tiny_model)
+    web, social = classifier.classify(["my bill is wrong", "my bill is wrong"], ["web", "social"])
+    assert web.probabilities == social.probabilities
