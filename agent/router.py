@@ -9,8 +9,8 @@ Every decision carries ``unsure_reasons``: why the thresholds shipped with the m
 ``agent.policy``) consider the fast router unsure of it, empty when sure. What goes to manual review
 depends on ``Settings.routing_policy``: ``local`` (default) reviews tickets below the review threshold
 (70 %) or out of scope; ``cascade`` reviews the unsure ones or out of scope (the agent tier will take
-the unsure ones instead). A model without thresholds (the keyword baseline, older models) is unsure
-below the review threshold under either policy.
+the unsure ones instead). A model without thresholds (the keyword baseline, or one trained without
+out-of-fold folds) is unsure below the review threshold under either policy.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ class Router:
         self,
         classifier: Classifier,
         review_threshold: float | None = None,
-        policy: RoutingPolicy = RoutingPolicy.LOCAL,
+        routing_policy: RoutingPolicy = RoutingPolicy.LOCAL,
     ) -> None:
         self.classifier = classifier
         self.taxonomy = classifier.taxonomy
         self.review_threshold = (
             review_threshold if review_threshold is not None else self.taxonomy.thresholds.manual_review
         )
-        self.policy = RoutingPolicy(policy)
+        self.routing_policy = RoutingPolicy(routing_policy)
 
     @classmethod
     def load(
@@ -111,7 +111,7 @@ class Router:
         review_reasons = []
         if classification.out_of_scope:
             review_reasons.append(f"Out of scope: {classification.out_of_scope_reason}.")
-        if self.policy is RoutingPolicy.CASCADE:
+        if self.routing_policy is RoutingPolicy.CASCADE:
             review_reasons += [f"Unsure: {reason}." for reason in unsure]
         elif confidence < self.review_threshold:
             review_reasons.append(f"Confidence {confidence:.0%} is below the {self.review_threshold:.0%} threshold.")
@@ -161,8 +161,8 @@ class Router:
 
 
 @lru_cache(maxsize=4)
-def _cached_router(model_dir: str | None, review_threshold: float | None, policy: RoutingPolicy) -> Router:
-    return Router(_cached_classifier(model_dir), review_threshold, policy)
+def _cached_router(model_dir: str | None, review_threshold: float | None, routing_policy: RoutingPolicy) -> Router:
+    return Router(_cached_classifier(model_dir), review_threshold, routing_policy)
 
 
 @lru_cache(maxsize=4)

@@ -208,7 +208,7 @@ def test_the_router_classifies_with_the_tickets_channel():
 )
 def test_unsure_reasons_come_from_the_channels_thresholds_under_either_policy(channel, unsure):
     for policy in RoutingPolicy:
-        decision = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), policy=policy).route(
+        decision = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), routing_policy=policy).route(
             _ticket("x", channel=channel)
         )
         assert decision.unsure_reasons == unsure
@@ -219,27 +219,33 @@ def test_local_policy_keeps_the_70_percent_rule_and_cascade_defers_what_the_thre
     social = _ticket("x", channel=Channel.SOCIAL)
     local = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS)).route(social)
     assert local.unsure_reasons and not local.requires_manual_review  # 92 % clears the 70 % rule
-    cascade = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), policy=RoutingPolicy.CASCADE).route(social)
+    cascade = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(
+        social
+    )
     assert cascade.requires_manual_review
     assert cascade.review_reasons == [f"Unsure: {cascade.unsure_reasons[0]}."]
-    narrow = Router(FixedClassifier(PROBS, policy=THRESHOLDS), policy=RoutingPolicy.CASCADE).route(_ticket("x"))
+    narrow = Router(FixedClassifier(PROBS, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(_ticket("x"))
     assert narrow.requires_manual_review  # 69 % clears web's 0.60, but 69 % vs 21 % is too close a call
     assert narrow.unsure_reasons == [
         "margin 0.48 over the second team is below the web channel's 0.50 threshold for 97% local accuracy"
     ]
     margin = {"Billing Dispute": 0.88, "Network Outage": 0.11, "Technical Problem": 0.005, "Account Access": 0.005}
-    web = Router(FixedClassifier(margin, policy=THRESHOLDS), policy=RoutingPolicy.CASCADE).route(_ticket("x"))
+    web = Router(FixedClassifier(margin, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(_ticket("x"))
     assert not web.requires_manual_review and web.unsure_reasons == []
 
 
 def test_a_model_without_thresholds_falls_back_to_the_review_threshold_under_cascade():
-    router = Router(FixedClassifier(PROBS), policy=RoutingPolicy.CASCADE)
+    router = Router(FixedClassifier(PROBS), routing_policy=RoutingPolicy.CASCADE)
     decision = router.route(_ticket("x", channel=Channel.SOCIAL))
     assert decision.requires_manual_review
     assert decision.unsure_reasons == [
         "confidence 0.69 is below the 70% review threshold (the model ships no per-channel thresholds)"
     ]
-    assert not Router(FixedClassifier(SURE_ENOUGH), policy=RoutingPolicy.CASCADE).route(_ticket("x")).unsure_reasons
+    assert (
+        not Router(FixedClassifier(SURE_ENOUGH), routing_policy=RoutingPolicy.CASCADE)
+        .route(_ticket("x"))
+        .unsure_reasons
+    )
 
 
 def test_out_of_scope_is_reviewed_under_both_policies():
@@ -247,15 +253,15 @@ def test_out_of_scope_is_reviewed_under_both_policies():
     for policy in RoutingPolicy:
         model = FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS)
         model.result = out
-        decision = Router(model, policy=policy).route(_ticket("x"))
+        decision = Router(model, routing_policy=policy).route(_ticket("x"))
         assert decision.requires_manual_review and decision.review_reasons[0] == "Out of scope: gibberish."
         assert decision.unsure_reasons  # at chance level, below every threshold
 
 
 def test_the_settings_choose_the_routing_policy():
-    assert Router.load("keyword", settings=Settings()).policy is RoutingPolicy.LOCAL
+    assert Router.load("keyword", settings=Settings()).routing_policy is RoutingPolicy.LOCAL
     router = Router.load("keyword", settings=Settings(routing_policy="cascade"))
-    assert router.policy is RoutingPolicy.CASCADE
+    assert router.routing_policy is RoutingPolicy.CASCADE
     decision = router.route(_ticket("refund the charge on my bill", channel=Channel.SOCIAL))
     assert decision.team == "Billing Support"  # the keyword baseline keeps working, with the 70 % rule
     assert decision.requires_manual_review == (decision.confidence < 0.70)
