@@ -1,10 +1,13 @@
 """The trained text classifier: a versioned artifact on disk and its numpy-only inference.
 
-A model directory holds ``model.json`` (labels, taxonomy, feature settings, calibration, training
-report), ``vocab.json`` (TF-IDF vocabularies) and ``weights.npz`` (idf, linear weights, reference
-embeddings). Features are TF-IDF word and character n-grams plus, optionally, a MiniLM sentence
-embedding; one multinomial logistic regression reads them all, and a temperature fitted on
-out-of-fold predictions turns its scores into calibrated probabilities. Optionally (``ensemble`` in
+A model directory holds ``model.json`` (labels, taxonomy, feature settings, calibration, routing
+policy, training report), ``vocab.json`` (TF-IDF vocabularies, each a sorted term list) and
+``weights.npz`` (idf, linear weights, k-means centroids of training embeddings for the out-of-scope
+check). Features are TF-IDF word and character n-grams, one indicator per training channel (web,
+social, …) and, optionally, a MiniLM sentence embedding; one multinomial logistic regression reads
+them all, and a temperature fitted on out-of-fold predictions turns its scores into calibrated
+probabilities. ``policy`` holds the per-channel thresholds that say when the fast router is sure
+(``agent.policy``). Optionally (``ensemble`` in
 ``model.json``) the unsure tickets also go through a MiniLM fine-tuned on the routing labels
 (``tools/finetune_encoder.py``), whose head is averaged with the linear model.
 
@@ -22,13 +25,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from agent.classification import Classification
+from agent.datasets import DEFAULT_CHANNEL
 from agent.encoder import SentenceEncoder, load_encoder
 from agent.exceptions import ModelArtifactError
+from agent.policy import ThresholdPolicy
 from agent.taxonomy import Taxonomy
-from agent.text import TfidfBlock, normalize
+from agent.text import TfidfBlock, prepare
 
 FORMAT = "switchboard-text-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: sorted vocabularies, channel features, reference centroids, routing policy."""
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "telecom"
 
@@ -90,9 +96,14 @@ class TextClassifier:
         self.min_similarity: float = float(meta["scope"]["min_similarity"])
         self.coef: np.ndarray = weights["coef"]
         self.intercept: np.ndarray = weights["intercept"]
-        stored = weights.get("reference_embeddings")  # float16 on disk (half the size), float32 to compute with
+        stored = weights.get("reference_centroids")  # float16 on disk (half the size), float32 to compute with
         self.reference: np.ndarray | None = None if stored is None else stored.astype(np.float32)
         self._offsets = np.cumsum([0, *(len(b.vocabulary) for b in blocks)])
+        self.channels: list[str] = list(meta["features"].get("channels", []))
+        """Channels with an indicator column, right after the TF-IDF columns; any other channel gets none."""
+        self._embedding_offset = int(self._offsets[-1]) + len(self.channels)
+        self.mask_markup = bool(meta["features"].get("mask_markup", False))
+        self.policy: ThresholdPolicy | None = ThresholdPolicy.from_json(meta["policy"]) if meta.get("policy") else None
         cascade = meta.get("cascade")
         self.fast: tuple[np.ndarray, np.ndarray, float, float] | None = (
             (
@@ -140,7 +151,7 @@ class TextClassifier:
         blocks = [
             TfidfBlock(
                 analyzer=spec["analyzer"],
-                vocabulary=vocab[spec["name"]],
+                vocabulary={term: column for column, term in enumerate(vocab[spec["name"]])},
                 idf=weights[f"idf_{spec['name']}"].astype(np.float32),
                 ngram_range=tuple(spec["ngram_range"]),
             )
@@ -153,12 +164,15 @@ class TextClassifier:
         return load_encoder(self._encoder_dir) if self._encoder_dir else None
 
     # --------------------------------------------------------------- inference
-    def _sparse(self, text: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The text's TF-IDF row per block as (global column indices, values)."""
+    def _sparse(self, text: str, channel: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The text's TF-IDF row per block and its channel indicator, as (global column indices, values)."""
         out = []
         for block, offset in zip(self.blocks, self._offsets, strict=False):
             columns, values = block.transform_one(text)
             out.append((offset + columns, values))
+        if channel in self.channels:
+            column = self._offsets[-1] + self.channels.index(channel)
+            out.append((np.array([column], dtype=np.int64), np.ones(1, dtype=np.float32)))
         return out
 
     @staticmethod
@@ -169,8 +183,10 @@ class TextClassifier:
                 logits += coef[:, columns] @ values
         return logits
 
-    def logits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray | None]:
-        """Calibrated probabilities for normalised texts, via the cascade.
+    def logits(
+        self, texts: list[str], channels: list[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray | None]:
+        """Calibrated probabilities for prepared texts (``agent.text.prepare``) from ``channels``, via the cascade.
 
         The TF-IDF-only head (cheap) decides every text whose calibrated confidence reaches the
         threshold chosen at training time (where it was as accurate as the full model on out-of-fold
@@ -178,7 +194,8 @@ class TextClassifier:
         the fast-path mask, the indices that used the encoder, and their embeddings.
         """
         n = len(texts)
-        sparse = [self._sparse(t) for t in texts]
+        channels = channels or [DEFAULT_CHANNEL] * n
+        sparse = [self._sparse(t, c) for t, c in zip(texts, channels, strict=True)]
         probabilities = np.zeros((n, len(self.labels)))
         fast = np.zeros(n, dtype=bool)
         if self.fast is not None:
@@ -194,7 +211,7 @@ class TextClassifier:
             slow_texts = [texts[i] for i in slow]
             if self.encoder is not None:
                 embeddings = self.encoder.encode(slow_texts)
-                full += embeddings @ self.coef[:, self._offsets[-1] :].T
+                full += embeddings @ self.coef[:, self._embedding_offset :].T
             probabilities[slow] = (
                 self.ensemble.combine(full, self.temperature, slow_texts)
                 if self.ensemble is not None
@@ -216,10 +233,13 @@ class TextClassifier:
                 return ScopeCheck(True, f"unlike any ticket the model was trained on (similarity {nearest:.2f})")
         return ScopeCheck(False)
 
-    def classify(self, texts: list[str]) -> list[Classification]:
-        """One calibrated classification per text, probabilities keyed by category."""
-        normalised = [normalize(t) for t in texts]
-        probabilities, _, slow, embeddings = self.logits(normalised)
+    def classify(self, texts: list[str], channels: list[str] | None = None) -> list[Classification]:
+        """One calibrated classification per text, probabilities keyed by category.
+
+        ``channels`` (``Channel`` values, one per text) defaults to the channel of a ticket that names none.
+        """
+        normalised = [prepare(t, self.mask_markup) for t in texts]
+        probabilities, _, slow, embeddings = self.logits(normalised, channels)
         embedding_of = {i: embeddings[k] for k, i in enumerate(slow)} if embeddings is not None else {}
         categories = [self.taxonomy.category_of[label] for label in self.labels]
         threshold = self.taxonomy.thresholds.multi_issue
@@ -241,15 +261,12 @@ class TextClassifier:
     # ---------------------------------------------------------- explanations
     @cached_property
     def _word_terms(self) -> list[str]:
-        terms = [""] * len(self.blocks[0].vocabulary)
-        for term, column in self.blocks[0].vocabulary.items():
-            terms[column] = term
-        return terms
+        return sorted(self.blocks[0].vocabulary, key=self.blocks[0].vocabulary.__getitem__)
 
     def evidence(self, text: str, label: str, top: int = 5) -> list[str]:
         """Words and phrases of ``text`` that pushed the model most towards ``label``: the decision's 'because'."""
         row = self.labels.index(label)
-        columns, values = self.blocks[0].transform_one(normalize(text))
+        columns, values = self.blocks[0].transform_one(prepare(text, self.mask_markup))
         if not columns.size:
             return []
         contribution = self.coef[row, columns] * values - np.mean(self.coef[:, columns], axis=0) * values
@@ -258,12 +275,16 @@ class TextClassifier:
 
 
 class Classifier(Protocol):
-    """What the router and the evaluation need from a model: the trained one or the keyword baseline."""
+    """What the router and the evaluation need from a model: the trained one or the keyword baseline.
+
+    ``policy``: the thresholds fitted for this model (None: the router falls back to the review threshold).
+    """
 
     taxonomy: Taxonomy
     version: str
+    policy: ThresholdPolicy | None
 
-    def classify(self, texts: list[str]) -> list[Classification]: ...
+    def classify(self, texts: list[str], channels: list[str] | None = None) -> list[Classification]: ...
 
 
 def load_classifier(model: str | None) -> Classifier:

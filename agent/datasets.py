@@ -2,7 +2,10 @@
 
 Both commands take ``--text-column`` and ``--label-column`` so that public benchmarks
 (BANKING77: ``text,category``) and our own exports (``text,team``) load without conversion.
-Every problem becomes a ``DatasetError`` with one line a person can act on.
+Each row also gets a channel (``Channel``: email, phone, chat, web, social, api): from a ``channel`` column when
+the file has one, else the caller's default (``web``, the channel of a ``Ticket`` that names none; the FCC
+complaints, which have no such column, were filed through the FCC's web form). Every problem becomes a
+``DatasetError`` with one line a person can act on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.exceptions import DatasetError
+from datalayer.types import Channel, Ticket
+
+DEFAULT_CHANNEL: str = Ticket.model_fields["channel"].default.value
+"""Channel of a row (or a ticket) that names none: the ``Ticket`` model's default."""
+CHANNEL_COLUMN = "channel"
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -25,6 +33,9 @@ class LabelledTexts:
     labels: list[str]
     ids: list[str]
     source: str
+    channels: list[str]
+    """One ``Channel`` value per row."""
+    has_channel_column: bool = False
 
 
 def _read_text(path: Path) -> str:
@@ -69,8 +80,12 @@ def _rows(path: Path) -> list[dict[str, object]]:
     raise DatasetError(f"unsupported data file type {suffix or '(none)'!r}: use .csv or .jsonl")
 
 
-def load_labelled(path: str | Path, text_column: str = "text", label_column: str = "team") -> LabelledTexts:
-    """Read texts and labels; rows with an empty label are an error, empty texts are kept (they are tickets too)."""
+def load_labelled(
+    path: str | Path, text_column: str = "text", label_column: str = "team", default_channel: str = DEFAULT_CHANNEL
+) -> LabelledTexts:
+    """Read texts, labels and channels; rows with an empty label or an unknown channel are an error, empty texts
+    are kept (they are tickets too). Rows of a file without a ``channel`` column (or with an empty cell) get
+    ``default_channel``."""
     path = Path(path)
     rows = _rows(path)
     if not rows:
@@ -79,12 +94,28 @@ def load_labelled(path: str | Path, text_column: str = "text", label_column: str
     missing = [c for c in (text_column, label_column) if c not in columns]
     if missing:
         raise DatasetError(f"{path} has no column {', '.join(map(repr, missing))}; columns are {sorted(columns)}")
-    texts, labels, ids = [], [], []
+    known_channels = {c.value for c in Channel}
+    if default_channel not in known_channels:
+        raise DatasetError(f"unknown channel {default_channel!r}: use one of {', '.join(sorted(known_channels))}")
+    texts, labels, ids, channels = [], [], [], []
     for number, row in enumerate(rows, start=1):
         label = str(row.get(label_column) or "").strip()
         if not label:
             raise DatasetError(f"{path}: row {number} has an empty {label_column!r}")
+        channel = str(row.get(CHANNEL_COLUMN) or "").strip().lower() or default_channel
+        if channel not in known_channels:
+            raise DatasetError(
+                f"{path}: row {number} has channel {channel!r}; channels are {', '.join(sorted(known_channels))}"
+            )
         texts.append(str(row.get(text_column) or ""))
         labels.append(label)
         ids.append(str(row.get("id") or row.get("ticket_id") or number))
-    return LabelledTexts(texts=texts, labels=labels, ids=ids, source=str(path))
+        channels.append(channel)
+    return LabelledTexts(
+        texts=texts,
+        labels=labels,
+        ids=ids,
+        source=str(path),
+        channels=channels,
+        has_channel_column=CHANNEL_COLUMN in columns,
+    )

@@ -16,6 +16,7 @@ from agent.text import normalize
 
 class KeywordClassifier:
     version = "keyword-baseline"
+    policy = None  # no fitted thresholds: the router keeps the review threshold for it, whatever the routing policy
 
     def __init__(self, taxonomy: Taxonomy | None = None) -> None:
         self.taxonomy = taxonomy or load_taxonomy()
@@ -29,7 +30,8 @@ class KeywordClassifier:
         low = normalize(text).lower()
         return {team: sum(len(p.findall(low)) for p in patterns) for team, patterns in self._patterns.items()}
 
-    def classify(self, texts: list[str]) -> list[Classification]:
+    def classify(self, texts: list[str], channels: list[str] | None = None) -> list[Classification]:
+        """Keyword counts per team; the channel changes nothing for keywords."""
         out = []
         for text in texts:
             hits = self.scores(text)

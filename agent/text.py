@@ -33,6 +33,30 @@ def normalize(text: str) -> str:
     return _INVISIBLE.sub(" ", text)[:MAX_CHARS]
 
 
+# Social-network markup, written as the short-message training data has it (handles → @user, links → <url>).
+_URL = re.compile(r"(?i)(?:\bhttps?://|\bwww\.)\S+")
+_HANDLE = re.compile(r"(?<![\w.@])@\w+")  # not the @ of an e-mail address
+_HASHTAG = re.compile(r"(?<![\w&])#(?=[^\W\d_])")  # '#tag' but not '#12345' (an account or ticket number)
+
+
+def mask_markup(text: str) -> str:
+    """``@Ask_Spectrum no internet #outage https://t.co/x`` → ``@user no internet outage <url>``.
+
+    Every handle becomes ``@user`` (a company's handle says which provider, not which team, and one telecom's
+    own social channel always names the same company), every link ``<url>``, and a hashtag's ``#`` goes so that
+    ``#outage`` reads as the word. The labelled social messages already have other people's handles and links
+    masked this way; applying the same rule to every ticket at training and routing time keeps the two alike."""
+    text = _URL.sub("<url>", text)
+    text = _HANDLE.sub("@user", text)
+    return _HASHTAG.sub("", text)
+
+
+def prepare(text: str, markup: bool) -> str:
+    """The text a model reads: ``normalize``, then ``mask_markup`` for models trained with it (``model.json``)."""
+    text = normalize(text)
+    return mask_markup(text) if markup else text
+
+
 def ascii_punctuation(text: str) -> str:
     """``can’t`` → ``can't``, ``Wi‑Fi`` → ``Wi-Fi``: so keyword and phrase rules written in ASCII still match."""
     return text.translate(_TYPOGRAPHIC)

@@ -4,11 +4,12 @@ import pytest
 
 from agent.classification import Classification
 from agent.classifier import TextClassifier
+from agent.policy import ThresholdPolicy, Thresholds
 from agent.router import Router
 from agent.taxonomy import load_taxonomy
 from datalayer.errors import SettingsError
-from datalayer.settings import Settings, use_settings
-from datalayer.types import AccountType, CustomerContext, RoutingDecision, Ticket
+from datalayer.settings import RoutingPolicy, Settings, use_settings
+from datalayer.types import AccountType, Channel, CustomerContext, RoutingDecision, Ticket
 
 
 def _ticket(text: str, **extra) -> Ticket:
@@ -82,11 +83,19 @@ class FixedClassifier:
 
     version = "fixed-1"
 
-    def __init__(self, probabilities: dict[str, float], categories: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        probabilities: dict[str, float],
+        categories: list[str] | None = None,
+        policy: ThresholdPolicy | None = None,
+    ) -> None:
         self.taxonomy = load_taxonomy()
         self.result = Classification(probabilities=probabilities, categories=categories or [])
+        self.policy = policy
+        self.channels: list[list[str] | None] = []
 
-    def classify(self, texts):
+    def classify(self, texts, channels=None):
+        self.channels.append(channels)
         return [self.result for _ in texts]
 
 
@@ -167,3 +176,104 @@ def test_cascade_skips_the_encoder_for_tickets_the_fast_head_is_sure_of(shipped,
     assert calls == []
     shipped.route(_ticket(vague))
     assert calls == [1]
+
+
+# ----------------------------------------------------------------- channels and routing policies
+SURE_ENOUGH = {"Billing Dispute": 0.92, "Network Outage": 0.05, "Technical Problem": 0.02, "Account Access": 0.01}
+THRESHOLDS = ThresholdPolicy(
+    target=0.97,
+    fallback=Thresholds(0.90, rows=300, coverage=0.5, accuracy=0.97),
+    channels={
+        "social": Thresholds(0.95, rows=120, coverage=0.3, accuracy=0.97),
+        "web": Thresholds(0.60, margin=0.5, rows=180, coverage=0.6, accuracy=0.97),
+    },
+)
+
+
+def test_the_router_classifies_with_the_tickets_channel():
+    model = FixedClassifier(PROBS)
+    router = Router(model)
+    router.route(_ticket("no internet", channel=Channel.SOCIAL))
+    router.route_batch([_ticket("x", channel=Channel.EMAIL), _ticket("y")])
+    assert model.channels == [["social"], ["email", "web"]]
+
+
+@pytest.mark.parametrize(
+    ("channel", "unsure"),
+    [
+        (Channel.SOCIAL, ["confidence 0.92 is below the social channel's 0.95 threshold for 97% local accuracy"]),
+        (Channel.WEB, []),  # 0.92 ≥ 0.60 and margin 0.87 ≥ 0.5
+        (Channel.CHAT, []),  # no chat thresholds: the global 0.90
+    ],
+)
+def test_unsure_reasons_come_from_the_channels_thresholds_under_either_policy(channel, unsure):
+    for policy in RoutingPolicy:
+        decision = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), routing_policy=policy).route(
+            _ticket("x", channel=channel)
+        )
+        assert decision.unsure_reasons == unsure
+        assert decision.confidence == 0.92
+
+
+def test_local_policy_keeps_the_70_percent_rule_and_cascade_defers_what_the_thresholds_call_unsure():
+    social = _ticket("x", channel=Channel.SOCIAL)
+    local = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS)).route(social)
+    assert local.unsure_reasons and not local.requires_manual_review  # 92 % clears the 70 % rule
+    cascade = Router(FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(
+        social
+    )
+    assert cascade.requires_manual_review
+    assert cascade.review_reasons == [f"Unsure: {cascade.unsure_reasons[0]}."]
+    narrow = Router(FixedClassifier(PROBS, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(_ticket("x"))
+    assert narrow.requires_manual_review  # 69 % clears web's 0.60, but 69 % vs 21 % is too close a call
+    assert narrow.unsure_reasons == [
+        "margin 0.48 over the second team is below the web channel's 0.50 threshold for 97% local accuracy"
+    ]
+    margin = {"Billing Dispute": 0.88, "Network Outage": 0.11, "Technical Problem": 0.005, "Account Access": 0.005}
+    web = Router(FixedClassifier(margin, policy=THRESHOLDS), routing_policy=RoutingPolicy.CASCADE).route(_ticket("x"))
+    assert not web.requires_manual_review and web.unsure_reasons == []
+
+
+def test_a_model_without_thresholds_falls_back_to_the_review_threshold_under_cascade():
+    router = Router(FixedClassifier(PROBS), routing_policy=RoutingPolicy.CASCADE)
+    decision = router.route(_ticket("x", channel=Channel.SOCIAL))
+    assert decision.requires_manual_review
+    assert decision.unsure_reasons == [
+        "confidence 0.69 is below the 70% review threshold (the model ships no per-channel thresholds)"
+    ]
+    assert (
+        not Router(FixedClassifier(SURE_ENOUGH), routing_policy=RoutingPolicy.CASCADE)
+        .route(_ticket("x"))
+        .unsure_reasons
+    )
+
+
+def test_out_of_scope_is_reviewed_under_both_policies():
+    out = Classification(probabilities=SURE_ENOUGH, out_of_scope=True, out_of_scope_reason="gibberish")
+    for policy in RoutingPolicy:
+        model = FixedClassifier(SURE_ENOUGH, policy=THRESHOLDS)
+        model.result = out
+        decision = Router(model, routing_policy=policy).route(_ticket("x"))
+        assert decision.requires_manual_review and decision.review_reasons[0] == "Out of scope: gibberish."
+        assert decision.unsure_reasons  # at chance level, below every threshold
+
+
+def test_the_settings_choose_the_routing_policy():
+    assert Router.load("keyword", settings=Settings()).routing_policy is RoutingPolicy.LOCAL
+    router = Router.load("keyword", settings=Settings(routing_policy="cascade"))
+    assert router.routing_policy is RoutingPolicy.CASCADE
+    decision = router.route(_ticket("refund the charge on my bill", channel=Channel.SOCIAL))
+    assert decision.team == "Billing Support"  # the keyword baseline keeps working, with the 70 % rule
+    assert decision.requires_manual_review == (decision.confidence < 0.70)
+
+
+def test_shipped_model_decisions_carry_unsure_reasons_per_channel(shipped):
+    cascade = Router.load(settings=Settings(routing_policy="cascade"))
+    assert cascade.classifier is shipped.classifier  # one loaded model for both policies
+    vague = "something is wrong with my service, not sure what"
+    for channel in (Channel.WEB, Channel.SOCIAL, Channel.PHONE):
+        local, deferred = shipped.route(_ticket(vague, channel=channel)), cascade.route(_ticket(vague, channel=channel))
+        assert local.unsure_reasons == deferred.unsure_reasons != []
+        assert deferred.requires_manual_review
+    clear = "I was billed twice this month, refund the duplicate charge and the late fee on my bill."
+    assert shipped.route(_ticket(clear)).unsure_reasons == []

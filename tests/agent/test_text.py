@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from agent.text import MAX_CHARS, TfidfBlock, normalize
+from agent.text import MAX_CHARS, TfidfBlock, mask_markup, normalize, prepare
 
 CORPUS = [
     "My internet is DOWN again!! third time this week",
@@ -52,3 +52,24 @@ def test_known_ratio_separates_words_from_gibberish():
     assert block.known_ratio("my internet is down") == 1.0
     assert block.known_ratio("qwxz plmk vvbnt") == 0.0
     assert block.known_ratio("") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("@Ask_Spectrum no internet #outage https://t.co/x1Y", "@user no internet outage <url>"),
+        ("see www.example.com/help?a=1 now", "see <url> now"),
+        ("mail j.wu@examplecorp.com about account #12345", "mail j.wu@examplecorp.com about account #12345"),
+        ("AT&T #1 fan, @user and <url> as the data has them", "AT&T #1 fan, @user and <url> as the data has them"),
+    ],
+)
+def test_markup_is_masked_as_the_social_training_data_has_it(text, masked):
+    assert mask_markup(text) == masked
+    assert mask_markup(masked) == masked
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_prepare_is_normalize_then_mask(text):
+    assert prepare(text, markup=False) == normalize(text)
+    assert prepare(text, markup=True) == mask_markup(normalize(text))
