@@ -259,7 +259,8 @@ def test_out_of_scope_is_reviewed_under_both_policies():
 
 
 def test_the_settings_choose_the_routing_policy():
-    assert Router.load("keyword", settings=Settings()).routing_policy is RoutingPolicy.LOCAL
+    assert Router.load("keyword", settings=Settings.from_environment({})).routing_policy is RoutingPolicy.CASCADE
+    assert Router.load("keyword", settings=Settings(routing_policy="local")).routing_policy is RoutingPolicy.LOCAL
     router = Router.load("keyword", settings=Settings(routing_policy="cascade"))
     assert router.routing_policy is RoutingPolicy.CASCADE
     decision = router.route(_ticket("refund the charge on my bill", channel=Channel.SOCIAL))
