@@ -267,7 +267,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             wait_for_decisions(observer, accepted, args.settle_timeout, progress)
         with console.status("measuring moto's own EventBridge→SQS throughput…"):
             ceiling = measure_moto_ceiling(settings, args.probe_events)
-        observer.sqs.delete_queue(QueueUrl=observer.queue_url)
+        observer.close()
         result = analyse(TicketStore(settings), accepted, observer)
         latencies = result["latencies"]
         return Report(

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -67,6 +67,8 @@ class StackOptions:
     """Every queue's visibility timeout; None: the production values (tests shorten them to see retries)."""
     sweep_every_s: float = DEFAULT_SWEEP_EVERY_S
     region: str = "us-east-1"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Settings to change on top of the environment's (e.g. the agent provider for a test)."""
 
 
 @contextmanager
@@ -177,6 +179,7 @@ class LocalStack:
             region=self.options.region,
             api_keys=base.api_keys or (DEV_API_KEY,),
             model_dir="keyword" if self.options.keyword_router else base.model_dir,
+            **self.options.settings,
         )
         running.enter_context(_process_settings(settings))
         self.provisioned = provision(settings, visibility_timeout_s=self.options.visibility_timeout_s)

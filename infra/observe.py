@@ -22,7 +22,17 @@ from infra.resources import queue_policy
 class Observer:
     sqs: Any
     queue_url: str
+    events_client: Any
+    rule: str
+    bus: str
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Unsubscribe: the rule and its target go before the queue (a rule targeting a deleted queue makes moto
+        refuse every later PutEvents on the bus)."""
+        self.events_client.remove_targets(Rule=self.rule, EventBusName=self.bus, Ids=["observer"])
+        self.events_client.delete_rule(Name=self.rule, EventBusName=self.bus)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)
 
     def drain(self, *, until: Callable[[list[dict[str, Any]]], bool], timeout_s: float) -> list[dict[str, Any]]:
         """Receive and delete events until ``until(events)`` holds or ``timeout_s`` passes; returns all seen."""
@@ -62,4 +72,4 @@ def observe(
     )["RuleArn"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, rule_arn))})
     events.put_targets(Rule=name, EventBusName=settings.event_bus, Targets=[{"Id": "observer", "Arn": queue_arn}])
-    return Observer(sqs, queue_url)
+    return Observer(sqs, queue_url, events, name, settings.event_bus)

@@ -35,4 +35,6 @@ class PowertoolsMetrics:
                 metric.add_dimension(name=key, value=dimension)
 
     def flush(self) -> None:
-        self._metrics.flush_metrics()
+        """Write the buffered metrics as one EMF line (nothing when an invocation recorded none)."""
+        if self._metrics.metric_set:
+            self._metrics.flush_metrics()
