@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agent.llm.errors import AgentError, AgentOutputError, AgentThrottledError, AgentTimeoutError
 from agent.llm.verdict import Verdict
 from agent.priority import assess_priority
 from agent.taxonomy import Taxonomy
@@ -37,6 +38,17 @@ def deferred_reason(decision: RoutingDecision, policy: RoutingPolicy) -> str | N
     if policy is RoutingPolicy.CASCADE and decision.unsure_reasons:
         return "; ".join(decision.unsure_reasons)
     return None
+
+
+def fallback_cause(error: AgentError) -> FallbackCause:
+    """The decision-level cause of an agent failure (the error's own ``cause`` says more, for the logs)."""
+    if isinstance(error, AgentOutputError):
+        return FallbackCause.INVALID_OUTPUT
+    if isinstance(error, AgentThrottledError):
+        return FallbackCause.THROTTLED
+    if isinstance(error, AgentTimeoutError):
+        return FallbackCause.TIMEOUT
+    return FallbackCause.PROVIDER_ERROR
 
 
 def local_only(decision: RoutingDecision, reason: str) -> RoutingDecision:

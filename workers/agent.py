@@ -38,7 +38,7 @@ from chalice import Blueprint
 from chalice.app import SQSEvent
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from agent.cascade import AgentDecisions, fall_back
+from agent.cascade import AgentDecisions, fall_back, fallback_cause
 from agent.llm.answer import AgentAnswer
 from agent.llm.context import AgentContext
 from agent.llm.errors import (
@@ -336,16 +336,16 @@ class AgentWorker:
         except AgentOutputError as error:
             self._settle(reservation, error)
             self.circuit.record_success()  # the provider answered; the answers were unusable
-            return self._fall_back(ticket.ticket_id, provisional, FallbackCause.INVALID_OUTPUT, str(error), started)
+            return self._fall_back(ticket.ticket_id, provisional, fallback_cause(error), str(error), started)
         except (AgentThrottledError, AgentTimeoutError) as error:
             self._settle(reservation, error)
-            cause = FallbackCause.THROTTLED if isinstance(error, AgentThrottledError) else FallbackCause.TIMEOUT
+            cause = fallback_cause(error)
             self.metrics.add("AgentThrottled" if cause is FallbackCause.THROTTLED else "AgentTimeouts", 1)
             return self._give_back_or_fall_back(ticket.ticket_id, provisional, cause, str(error), last, started)
         except AgentProviderError as error:
             self._settle(reservation, error)
             opened = self.circuit.record_failure() is CircuitState.OPEN
-            cause = FallbackCause.PROVIDER_ERROR
+            cause = fallback_cause(error)
             return self._give_back_or_fall_back(
                 ticket.ticket_id, provisional, cause, str(error), last or opened, started
             )
