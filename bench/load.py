@@ -40,6 +40,7 @@ from datalayer import aws
 from datalayer.settings import Settings, get_settings, use_settings
 from datalayer.tickets import TicketStore
 from infra import logs
+from infra.llm_stub import StubServer
 from infra.local import LocalStack, StackOptions
 from infra.observe import Observer, observe
 from infra.resources import queue_policy
@@ -71,10 +72,17 @@ class Report:
     latency_p95_ms: float
     latency_p99_ms: float
     latency_max_ms: float
+    deferred: int
+    """Tickets the cascade sent to the agent tier."""
+    provisional_p50_ms: float
+    provisional_p99_ms: float
+    deferred_final_p50_ms: float
+    deferred_final_p99_ms: float
     decisions_per_s: float
     moto_eventbridge_to_sqs_per_s: float
     workers: int
     router: str
+    agent: str
 
 
 def _loopback_only(url: str) -> str:
@@ -105,8 +113,13 @@ def submit(
         nonlocal rejected
         subject, description = SUBJECTS[number % len(SUBJECTS)]
         ticket_id = f"BENCH-{run_id}-{number:06d}"
-        body = {"ticket_id": ticket_id, "customer_id": CUSTOMERS[number % len(CUSTOMERS)],
-                "subject": subject, "description": description, "channel": "web"}
+        body = {
+            "ticket_id": ticket_id,
+            "customer_id": CUSTOMERS[number % len(CUSTOMERS)],
+            "subject": subject,
+            "description": description,
+            "channel": "web",
+        }
         try:
             ok = client.post("/tickets", json=body).status_code == 202
         except httpx.HTTPError:
@@ -120,8 +133,10 @@ def submit(
 
     limits = httpx.Limits(max_connections=concurrency)
     started = time.monotonic()
-    with httpx.Client(base_url=api_url, headers={"x-api-key": api_key}, timeout=30, limits=limits) as client, \
-            ThreadPoolExecutor(concurrency, thread_name_prefix="submit") as pool:
+    with (
+        httpx.Client(base_url=api_url, headers={"x-api-key": api_key}, timeout=30, limits=limits) as client,
+        ThreadPoolExecutor(concurrency, thread_name_prefix="submit") as pool,
+    ):
         for number in range(count):
             delay = started + number / rate - time.monotonic()
             if delay > 0:
@@ -158,8 +173,12 @@ def measure_moto_ceiling(settings: Settings, count: int, threads: int = 1) -> fl
     rule_arn = events.put_rule(Name=name, EventBusName=settings.event_bus, EventPattern=pattern)["RuleArn"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, rule_arn))})
     events.put_targets(Rule=name, EventBusName=settings.event_bus, Targets=[{"Id": "probe", "Arn": queue_arn}])
-    entry = {"Source": settings.event_source, "DetailType": PROBE_DETAIL_TYPE, "Detail": json.dumps({"probe": 1}),
-             "EventBusName": settings.event_bus}
+    entry = {
+        "Source": settings.event_source,
+        "DetailType": PROBE_DETAIL_TYPE,
+        "Detail": json.dumps({"probe": 1}),
+        "EventBusName": settings.event_bus,
+    }
     received = 0
     stop = threading.Event()
 
@@ -172,9 +191,10 @@ def measure_moto_ceiling(settings: Settings, count: int, threads: int = 1) -> fl
             if not messages and stop.is_set():
                 return
             if messages:
-                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                ])
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
                 received += len(messages)
 
     def put(batches: int) -> None:
@@ -196,8 +216,10 @@ def measure_moto_ceiling(settings: Settings, count: int, threads: int = 1) -> fl
 
 
 def analyse(store: TicketStore, accepted: list[str], observer: Observer) -> dict[str, Any]:
-    statuses: dict[str, int] = {"routed": 0, "needs_review": 0, "failed": 0, "received": 0, "missing": 0}
+    statuses = dict.fromkeys(["routed", "needs_review", "failed", "received", "awaiting_agent", "missing"], 0)
     latencies: list[float] = []
+    provisional: list[float] = []
+    deferred_final: list[float] = []
     first_received: datetime | None = None
     last_routed: datetime | None = None
     for ticket_id in accepted:
@@ -206,9 +228,14 @@ def analyse(store: TicketStore, accepted: list[str], observer: Observer) -> dict
             statuses["missing"] += 1
             continue
         statuses[record.status.value] += 1
+        received = datetime.fromisoformat(record.received_at)
+        if record.deferred_at:
+            provisional.append((datetime.fromisoformat(record.deferred_at) - received).total_seconds() * 1000)
         if record.routed_at:
-            received, routed = datetime.fromisoformat(record.received_at), datetime.fromisoformat(record.routed_at)
+            routed = datetime.fromisoformat(record.routed_at)
             latencies.append((routed - received).total_seconds() * 1000)
+            if record.deferred_at:
+                deferred_final.append(latencies[-1])
             first_received = min(first_received or received, received)
             last_routed = max(last_routed or routed, routed)
     window = (last_routed - first_received).total_seconds() if first_received and last_routed else 0.0
@@ -216,9 +243,11 @@ def analyse(store: TicketStore, accepted: list[str], observer: Observer) -> dict
     return {
         "statuses": statuses,
         "latencies": sorted(latencies),
+        "provisional": sorted(provisional),
+        "deferred_final": sorted(deferred_final),
         "decisions_per_s": len(latencies) / window if window else 0.0,
         "duplicated": sum(1 for ticket_id in accepted if per_ticket.get(ticket_id, 0) > 1),
-        "lost": statuses["received"] + statuses["missing"],
+        "lost": statuses["received"] + statuses["missing"] + statuses["awaiting_agent"],
     }
 
 
@@ -231,12 +260,23 @@ def report_table(report: Report) -> Table:
         ("accepted / rejected", f"{report.accepted} / {report.rejected}"),
         ("routed / needs_review / failed", f"{report.routed} / {report.needs_review} / {report.failed}"),
         ("lost (must be 0)", f"[{'green' if report.lost == 0 else 'bold red'}]{report.lost}[/]"),
-        ("duplicated decisions (must be 0)",
-         f"[{'green' if report.duplicated == 0 else 'bold red'}]{report.duplicated}[/]"),
+        (
+            "duplicated decisions (must be 0)",
+            f"[{'green' if report.duplicated == 0 else 'bold red'}]{report.duplicated}[/]",
+        ),
         ("receipt→decision p50", f"{report.latency_p50_ms:.0f} ms"),
         ("receipt→decision p95", f"{report.latency_p95_ms:.0f} ms"),
         ("receipt→decision p99", f"{report.latency_p99_ms:.0f} ms"),
         ("receipt→decision max", f"{report.latency_max_ms:.0f} ms"),
+        ("sent to the agent tier", f"{report.deferred} ({report.agent})"),
+        (
+            "receipt→provisional p50 / p99 (deferred)",
+            f"{report.provisional_p50_ms:.0f} / {report.provisional_p99_ms:.0f} ms",
+        ),
+        (
+            "receipt→final p50 / p99 (deferred)",
+            f"{report.deferred_final_p50_ms:.0f} / {report.deferred_final_p99_ms:.0f} ms",
+        ),
         ("decision throughput", f"{report.decisions_per_s:.1f}/s"),
         ("moto EventBridge→SQS alone", f"{report.moto_eventbridge_to_sqs_per_s:.1f}/s"),
         ("pollers / router", f"{report.workers} / {report.router}"),
@@ -248,14 +288,33 @@ def report_table(report: Report) -> Table:
 
 def run(args: argparse.Namespace, console: Console) -> Report:
     stack: LocalStack | None = None
+    stub: StubServer | None = None
     if args.api_url:
         api_url, api_key = _loopback_only(args.api_url), args.api_key
         endpoint = _loopback_only(args.endpoint_url)
         use_settings(get_settings().derive(endpoint_url=endpoint))
     else:
         with console.status("starting a local stack…"):
-            stack = LocalStack(StackOptions(port=0, workers=args.workers, keyword_router=args.keyword_router,
-                                            sweep_every_s=3600)).start()
+            agent: dict[str, Any] = {}
+            if args.agent_stub:
+                stub = StubServer(delay_s=args.agent_stub_delay).start()
+                agent = {
+                    "routing_policy": "cascade",
+                    "agent_provider": "openai",
+                    "agent_base_url": stub.url,
+                    "agent_model_id": "switchboard-stub",
+                    "agent_api_key": "local",
+                }
+            stack = LocalStack(
+                StackOptions(
+                    port=0,
+                    workers=args.workers,
+                    agent_workers=args.agent_workers,
+                    keyword_router=args.keyword_router,
+                    sweep_every_s=3600,
+                    settings=agent,
+                )
+            ).start()
         api_url, api_key = stack.api_url, stack.api_key
     try:
         settings = get_settings()
@@ -285,14 +344,22 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             latency_p95_ms=_percentile(latencies, 95),
             latency_p99_ms=_percentile(latencies, 99),
             latency_max_ms=max(latencies, default=float("nan")),
+            deferred=len(result["provisional"]),
+            provisional_p50_ms=_percentile(result["provisional"], 50),
+            provisional_p99_ms=_percentile(result["provisional"], 99),
+            deferred_final_p50_ms=_percentile(result["deferred_final"], 50),
+            deferred_final_p99_ms=_percentile(result["deferred_final"], 99),
             decisions_per_s=result["decisions_per_s"],
             moto_eventbridge_to_sqs_per_s=ceiling,
             workers=args.workers if stack else 0,
             router="keyword" if args.keyword_router else "model",
+            agent=f"test endpoint, {args.agent_stub_delay:g} s per answer" if args.agent_stub else "none (local-only)",
         )
     finally:
         if stack is not None:
             stack.stop()
+        if stub is not None:
+            stub.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,6 +373,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-url", help="drive a running stack instead of starting one (loopback only)")
     parser.add_argument("--api-key", default="local-dev-key")
     parser.add_argument("--endpoint-url", help="the running stack's moto endpoint (with --api-url)")
+    parser.add_argument(
+        "--agent-stub",
+        action="store_true",
+        help="agent tier on, against the local test endpoint (infra.llm_stub): not a model",
+    )
+    parser.add_argument(
+        "--agent-workers", type=int, default=10, help="agent pollers (Lambda's maximum concurrency there: 10)"
+    )
+    parser.add_argument(
+        "--agent-stub-delay",
+        type=float,
+        default=0.8,
+        help="seconds the test endpoint takes per answer (default 0.8, about a Haiku call)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report here (bench/results/ is git-ignored)")
     args = parser.parse_args(argv)
     if args.api_url and not args.endpoint_url:

@@ -99,6 +99,8 @@ class TicketRecord(TicketSummary):
     decision: dict[str, Any] | None = None
     model_version: str | None = None
     routed_at: str | None = None
+    deferred_at: str | None = None
+    """When the provisional decision was stored and the ticket sent to the agent tier."""
     failure_reason: str | None = None
     processing_time_ms: float | None = None
     routed_event_sent: bool = False
@@ -119,6 +121,7 @@ class TicketRecord(TicketSummary):
             decision=json.loads(decision) if decision else None,
             model_version=item.get("model_version"),
             routed_at=item.get("routed_at"),
+            deferred_at=item.get("deferred_at"),
             failure_reason=item.get("failure_reason"),
             processing_time_ms=_float(item.get("processing_time_ms")),
             routed_event_sent=bool(item.get("routed_event_sent", False)),

@@ -60,7 +60,7 @@ class StackOptions:
     port: int = 8000
     """0 picks a free port (tests, benchmarks)."""
     workers: int = 4
-    agent_workers: int = 2
+    agent_workers: int = 4
     """Concurrent agent invocations (Lambda's maximum concurrency on the agent queue)."""
     keyword_router: bool = False
     visibility_timeout_s: int | None = None
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=LOOPBACK)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=4, help="concurrent pollers (Lambda concurrency)")
-    parser.add_argument("--agent-workers", type=int, default=2, help="concurrent agent pollers (its concurrency cap)")
+    parser.add_argument("--agent-workers", type=int, default=4, help="concurrent agent pollers (its concurrency cap)")
     parser.add_argument("--demo", action="store_true", help="submit sample tickets and print their decisions")
     parser.add_argument("--exit", action="store_true", help="with --demo: stop after printing the decisions")
     parser.add_argument(
