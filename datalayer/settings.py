@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     """Base URL of the OpenAI-compatible endpoint (``http://127.0.0.1:8080/v1``); ignored for Bedrock."""
     agent_api_key: SecretStr | None = None
     """Key of the OpenAI-compatible endpoint. A secret: never logged, never printed (repr shows ``**********``)."""
+    agent_api_key_secret: str | None = None
+    """In AWS: the Secrets Manager secret (JSON ``{"api_key": …}``) the agent worker reads the key from at start,
+    instead of ``agent_api_key`` in its environment."""
     agent_temperature: float = Field(default=0.0, ge=0, le=1)
     agent_max_tokens: int = Field(default=1024, gt=0)
     """Cap on one model answer."""

@@ -56,6 +56,7 @@ from datalayer.customers import CustomerStore
 from datalayer.events import AgentRequest, EventFormatError
 from datalayer.publisher import EventPublisher
 from datalayer.records import TicketStatus
+from datalayer.secrets import SecretError, SecretReader
 from datalayer.service_status import ServiceStatusStore
 from datalayer.settings import AgentProvider, Settings, get_settings
 from datalayer.tickets import TicketStore
@@ -504,6 +505,11 @@ def build_default_worker(settings: Settings | None = None, agent: TicketAgent | 
     from datalayer.agent_queue import AgentQueue
 
     settings = settings or get_settings()
+    if settings.agent_api_key_secret and settings.agent_api_key is None:
+        key = SecretReader(settings).get(settings.agent_api_key_secret).get("api_key")
+        if not isinstance(key, str) or not key:
+            raise SecretError(f"secret {settings.agent_api_key_secret} has no api_key")
+        settings = settings.derive(agent_api_key=key)
     # The taxonomy file, not the model's copy: the agent's prompt needs the routing rules the file carries.
     taxonomy = load_taxonomy()
     tickets, customers, service_status = TicketStore(settings), CustomerStore(settings), ServiceStatusStore(settings)

@@ -344,3 +344,18 @@ def test_a_request_for_a_ticket_not_yet_stored_is_retried(harness: Harness) -> N
 def test_the_usage_type_round_trips() -> None:
     usage = AgentUsage(provider="openai", model_id="m", fallback=FallbackCause.TIMEOUT)
     assert AgentUsage.model_validate_json(usage.model_dump_json()) == usage
+
+
+def test_in_aws_the_agent_worker_reads_the_provider_key_from_secrets_manager(aws: Aws, agent_settings: Settings):
+    from datalayer.secrets import SecretReader
+    from workers.agent import build_default_worker
+
+    SecretReader(aws.settings).put("agent-key", {"api_key": "sk-from-secrets-manager"})
+    settings = agent_settings.derive(
+        agent_provider="openai", agent_base_url="http://127.0.0.1:9/v1", agent_api_key_secret="agent-key"
+    )
+
+    worker = build_default_worker(settings)
+
+    assert worker.agent is not None
+    assert worker.agent.model.client_args["api_key"] == "sk-from-secrets-manager"  # type: ignore[attr-defined]
