@@ -59,11 +59,12 @@ def render(value: Any) -> str:
     if isinstance(value, dict) and "Fn::Sub" in value:
         return str(value["Fn::Sub"])
     if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "${%s.%s}" % tuple(value["Fn::GetAtt"])
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"${{{logical_id}.{attribute}}}"
     if isinstance(value, dict) and "Ref" in value:
-        return "${%s}" % value["Ref"]
+        return f"${{{value['Ref']}}}"
     if isinstance(value, dict) and "Fn::ImportValue" in value:
-        return "${import:%s}" % render(value["Fn::ImportValue"])
+        return f"${{import:{render(value['Fn::ImportValue'])}}}"
     raise AssertionError(f"unexpected resource expression {json.dumps(value)}")
 
 
