@@ -17,18 +17,9 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from infra.cdk.app_stack import AppStack
-from infra.cdk.config import STAGES, STAGES_KEY, stage_config
+from infra.cdk.config import STAGES, STAGES_KEY, app_stack_name, data_stack_name, stage_config
 from infra.cdk.data_stack import DataStack
 from infra.cdk.layer import build_layer
-
-
-def data_stack_name(stage: str) -> str:
-    return f"switchboard-{stage}-data"
-
-
-def app_stack_name(stage: str) -> str:
-    return f"switchboard-{stage}-app"
-
 
 PACKAGING_REGION = "us-east-1"
 """``chalice package`` asks botocore for a region only to spell service principals (``amazonaws.com``); the

@@ -29,7 +29,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from infra.cdk.chalice_project import stage_project, stage_section
-from infra.cdk.config import ROOT, StageConfig
+from infra.cdk.config import CHALICE_PROJECTS, StageConfig
 from infra.cdk.data_stack import DataStack
 from infra.cdk.functions import API, FUNCTIONS, LambdaFunction
 from infra.cdk.observability import HealthCanary, rollback_alarms
@@ -38,7 +38,6 @@ from infra.cdk.plane import stage_settings
 from infra.resources import define
 
 ALIAS = "live"
-PROJECT_DIR = ROOT / "build" / "chalice"
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "caller": "$context.identity.caller",
     "user": "$context.identity.userArn", "apiKeyId": "$context.identity.apiKeyId",
@@ -79,7 +78,7 @@ class AppStack(cdk.Stack):
         section = stage_section(config, plane, {name: {"iam_role_arn": role.role_arn} for name, role in roles.items()})
         section["manage_iam_role"] = False
         section["iam_role_arn"] = roles[API.name].role_arn
-        project = stage_project(PROJECT_DIR / f"cdk-{stage}", self.to_string(), section)
+        project = stage_project(CHALICE_PROJECTS / f"cdk-{stage}", self.to_string(), section)
         chalice = Chalice(self, "Chalice", source_dir=str(project))
         template = _packaged_template(chalice)
 

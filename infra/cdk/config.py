@@ -19,6 +19,9 @@ CDK_JSON = ROOT / "cdk.json"
 STAGES_KEY = "switchboard:stages"
 STAGES = ("dev", "staging", "prod")
 
+CHALICE_PROJECTS = ROOT / "build" / "chalice"
+"""Where the generated Chalice projects go: ``cdk-<stage>/`` for the app stack, ``<stage>/`` for chalice deploy."""
+
 AUDIT_LOG_RETENTION_DAYS = 90
 """API access logs (who called what, with which key) are the audit trail: kept 90 days in every stage."""
 
@@ -57,6 +60,14 @@ class StageConfig:
     @property
     def uses_inference_profile(self) -> bool:
         return self.foundation_model_id != self.agent_model_id
+
+
+def data_stack_name(stage: str) -> str:
+    return f"switchboard-{stage}-data"
+
+
+def app_stack_name(stage: str) -> str:
+    return f"switchboard-{stage}-app"
 
 
 def load_context(path: Path = CDK_JSON) -> dict[str, Any]:

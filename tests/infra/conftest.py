@@ -17,8 +17,7 @@ import pytest
 from moto import mock_aws
 
 from datalayer.settings import Settings
-from infra.cdk.app import app_stack_name, data_stack_name
-from infra.cdk.config import ROOT, STAGES
+from infra.cdk.config import ROOT, STAGES, app_stack_name, data_stack_name
 
 
 @pytest.fixture
