@@ -70,6 +70,11 @@ def app_stack_name(stage: str) -> str:
     return f"switchboard-{stage}-app"
 
 
+def api_key_output(key_name: str) -> str:
+    """The data stack output with API key ``key_name``'s id: ``ticketing-2026-12`` → ``Ticketing202612ApiKeyId``."""
+    return "".join(part.capitalize() for part in key_name.replace("-", "_").split("_") if part) + "ApiKeyId"
+
+
 def load_context(path: Path = CDK_JSON) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))["context"])
 

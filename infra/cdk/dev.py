@@ -28,13 +28,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from infra.cdk.chalice_project import stage_project, stage_section
-from infra.cdk.config import CHALICE_PROJECTS, data_stack_name, stage_config
+from infra.cdk.config import CHALICE_PROJECTS, api_key_output, data_stack_name, stage_config
 from infra.cdk.functions import FUNCTIONS
 from infra.cdk.permissions import policy_document
 from infra.cdk.plane import DataPlane
 
 CDK_ONLY = frozenset({"staging", "prod"})
-API_KEY_OUTPUT_SUFFIX = "ApiKeyId"
 
 
 class DevDeployError(Exception):
@@ -109,7 +108,7 @@ def finish(
     ]:
         apigateway.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
             {"op": "add", "path": "/apiStages", "value": f"{api['rest_api_id']}:{api_stage}"}])
-    keys = [value for key, value in outputs.items() if key.endswith(API_KEY_OUTPUT_SUFFIX)]
+    keys = [outputs[api_key_output(name)] for name in config.api_keys]
     for key_id in keys:
         try:
             apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key_id, keyType="API_KEY")
