@@ -35,7 +35,15 @@ from datalayer.tables import Table
 from infra.cdk.config import AUDIT_LOG_RETENTION_DAYS, StageConfig, api_key_output
 from infra.cdk.observability import Observability
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, stage_settings
-from infra.resources import ARCHIVE_RETENTION_DAYS, Queue, create_table_request, define, queue_policy, rule_target
+from infra.resources import (
+    ARCHIVE_RETENTION_DAYS,
+    Queue,
+    Stack,
+    create_table_request,
+    define,
+    queue_policy,
+    rule_target,
+)
 
 RETAINED = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
@@ -52,14 +60,13 @@ action written out instead of ``kms:*``."""
 
 
 class DataStack(cdk.Stack):
-    """Exposes ``plane`` (names and ARNs for the app stack), ``api_key_ids`` and the alarms' names."""
+    """Exposes ``plane`` (names and ARNs for the app stack), ``api_key_ids``, ``audit_log_group`` and ``topic``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, layer_dir: Path,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
         definitions = define(stage_settings(config.name))
-
         self.key = self._key()
         tables = {table.id: self._table(table) for table in definitions.tables}
         bus = events.CfnEventBus(self, "EventBus", name=definitions.event_bus)
@@ -67,45 +74,12 @@ class DataStack(cdk.Stack):
                                     retention_days=ARCHIVE_RETENTION_DAYS,
                                     description=f"Every event on {definitions.event_bus}, for replay")
         archive.apply_removal_policy(RETAINED)
-
         queues: dict[str, sqs.CfnQueue] = {}
         for queue in definitions.queues:
             dead_letter = queues[_attribute(definitions, queue.dead_letter_queue)] if queue.dead_letter_queue else None
             queues[_attribute(definitions, queue.name)] = self._queue(queue, dead_letter)
-
-        # One policy per queue (a second AWS::SQS::QueuePolicy on a queue would replace the first): EventBridge may
-        # send to a rule's target and to its dead-letter queue, for that rule only.
-        deliveries: dict[str, list[dict[str, Any]]] = {}
-        for rule in definitions.rules:
-            target = _attribute(definitions, rule.target_queue)
-            dead_letter = _attribute(definitions, rule.dead_letter_queue)
-            cfn_rule = cdk.CfnResource(
-                self, _logical(rule.name.removeprefix(f"switchboard-{config.name}-"), "Rule"), type="AWS::Events::Rule",
-                properties={"Name": rule.name, "EventBusName": rule.bus, "EventPattern": dict(rule.event_pattern),
-                            "State": "ENABLED",
-                            "Targets": [rule_target(rule, queues[target].attr_arn, queues[dead_letter].attr_arn)]},
-            )
-            cfn_rule.node.add_dependency(bus)
-            for attribute in (target, dead_letter):
-                rule_arn = cfn_rule.get_att("Arn").to_string()
-                [statement] = queue_policy(queues[attribute].attr_arn, rule_arn)["Statement"]
-                deliveries.setdefault(attribute, []).append({**statement, "Sid": f"From{cfn_rule.node.id}"})
-        for attribute, statements in deliveries.items():
-            sqs.CfnQueuePolicy(self, f"{_logical(attribute, 'Policy')}", queues=[queues[attribute].ref],
-                               policy_document={"Version": "2012-10-17", "Statement": statements})
-
-        secrets = {
-            secret: secretsmanager.CfnSecret(
-                self, _logical(secret, "Secret"), kms_key_id=self.key.attr_arn,
-                description=f"Switchboard {config.name}: {secret.replace('_', ' ')} (set its value after deploy)",
-                generate_secret_string=secretsmanager.CfnSecret.GenerateSecretStringProperty(
-                    password_length=32, exclude_punctuation=True),
-            )
-            for secret in SECRETS
-        }
-        for secret in secrets.values():
-            secret.apply_removal_policy(RETAINED)
-
+        self._rules(definitions, bus, queues)
+        secrets = {secret: self._secret(secret) for secret in SECRETS}
         layer = lambda_.LayerVersion(
             self, "Dependencies", code=lambda_.Code.from_asset(str(layer_dir)),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
@@ -114,21 +88,11 @@ class DataStack(cdk.Stack):
             description="Switchboard's third-party dependencies (python/) and models (models/)",
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-
-        self.api_key_ids: dict[str, str] = {}
-        for key_name in config.api_keys:
-            api_key = apigateway.CfnApiKey(self, _logical(key_name, "ApiKey"), enabled=True,
-                                           name=f"switchboard-{config.name}-{key_name}",
-                                           description="The ticketing system's key (value generated by API Gateway)")
-            api_key.apply_removal_policy(RETAINED)
-            self.api_key_ids[key_name] = api_key.ref
-            cdk.CfnOutput(self, api_key_output(key_name), value=api_key.ref)
-
+        self.api_key_ids = {key_name: self._api_key(key_name) for key_name in config.api_keys}
         self.audit_log_group = logs.CfnLogGroup(self, "ApiAccessLogs", retention_in_days=AUDIT_LOG_RETENTION_DAYS,
                                                 kms_key_id=self.key.attr_arn)
         self.audit_log_group.apply_removal_policy(RETAINED)
         self._api_gateway_logging()
-
         self.topic = sns.CfnTopic(self, "AlarmTopic", kms_master_key_id=self.key.attr_arn,
                                   display_name=f"Switchboard {config.name} alarms")
         for number, email in enumerate(config.alarm_emails):
@@ -153,11 +117,51 @@ class DataStack(cdk.Stack):
             cdk.CfnOutput(self, output_key, value=value)
         cdk.CfnOutput(self, "AuditLogGroupArn", value=self.audit_log_group.attr_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.topic.ref)
-
-        self.observability = Observability(self, "Observability", config=config, definitions=definitions,
-                                           topic_arn=self.topic.ref)
+        Observability(self, "Observability", config=config, definitions=definitions, topic_arn=self.topic.ref)
 
     # -- resources ----------------------------------------------------------------------------------------------
+
+    def _rules(self, definitions: Stack, bus: events.CfnEventBus, queues: dict[str, sqs.CfnQueue]) -> None:
+        """Each rule with its target's DLQ and retries; one policy per queue (a second ``AWS::SQS::QueuePolicy`` on
+        a queue would replace the first) letting EventBridge send to it for those rules only."""
+        deliveries: dict[str, list[dict[str, Any]]] = {}
+        for rule in definitions.rules:
+            target = _attribute(definitions, rule.target_queue)
+            dead_letter = _attribute(definitions, rule.dead_letter_queue)
+            cfn_rule = cdk.CfnResource(
+                self, _logical(rule.name.removeprefix(f"switchboard-{self.config.name}-"), "Rule"),
+                type="AWS::Events::Rule",
+                properties={"Name": rule.name, "EventBusName": rule.bus, "EventPattern": dict(rule.event_pattern),
+                            "State": "ENABLED",
+                            "Targets": [rule_target(rule, queues[target].attr_arn, queues[dead_letter].attr_arn)]},
+            )
+            cfn_rule.node.add_dependency(bus)
+            for attribute in (target, dead_letter):
+                [statement] = queue_policy(queues[attribute].attr_arn, cfn_rule.get_att("Arn").to_string())["Statement"]
+                deliveries.setdefault(attribute, []).append({**statement, "Sid": f"From{cfn_rule.node.id}"})
+        for attribute, statements in deliveries.items():
+            sqs.CfnQueuePolicy(self, _logical(attribute, "Policy"), queues=[queues[attribute].ref],
+                               policy_document={"Version": "2012-10-17", "Statement": statements})
+
+    def _secret(self, secret: str) -> secretsmanager.CfnSecret:
+        """Generated name (a deleted secret's name stays taken for days); a random value until someone sets it."""
+        resource = secretsmanager.CfnSecret(
+            self, _logical(secret, "Secret"), kms_key_id=self.key.attr_arn,
+            description=f"Switchboard {self.config.name}: {secret.replace('_', ' ')} (set its value after deploy)",
+            generate_secret_string=secretsmanager.CfnSecret.GenerateSecretStringProperty(
+                password_length=32, exclude_punctuation=True),
+        )
+        resource.apply_removal_policy(RETAINED)
+        return resource
+
+    def _api_key(self, key_name: str) -> str:
+        """An API key of the ticketing system (API Gateway generates the value); returns its id."""
+        api_key = apigateway.CfnApiKey(self, _logical(key_name, "ApiKey"), enabled=True,
+                                       name=f"switchboard-{self.config.name}-{key_name}",
+                                       description="The ticketing system's key (value generated by API Gateway)")
+        api_key.apply_removal_policy(RETAINED)
+        cdk.CfnOutput(self, api_key_output(key_name), value=api_key.ref)
+        return str(api_key.ref)
 
     def _key(self) -> kms.CfnKey:
         account_root = f"arn:{cdk.Aws.PARTITION}:iam::{cdk.Aws.ACCOUNT_ID}:root"
@@ -228,7 +232,7 @@ class DataStack(cdk.Stack):
         apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.attr_arn)
 
 
-def _attribute(definitions: Any, queue_name: str) -> str:
+def _attribute(definitions: Stack, queue_name: str) -> str:
     """The ``Stack`` attribute holding the queue called ``queue_name``."""
     for attribute in QUEUE_ATTRIBUTES:
         if getattr(definitions, attribute).name == queue_name:

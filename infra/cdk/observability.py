@@ -84,7 +84,6 @@ class Observability(Construct):
         super().__init__(scope, construct_id)
         self._stage = config.name
         self._topic_arn = topic_arn
-        self.alarms: list[cloudwatch.CfnAlarm] = []
         minute, five = cdk.Duration.minutes(1), cdk.Duration.minutes(5)
 
         api = api_dimensions(config.name)
@@ -127,7 +126,6 @@ class Observability(Construct):
         assert isinstance(cfn_alarm, cloudwatch.CfnAlarm)
         cfn_alarm.alarm_actions = [self._topic_arn]
         cfn_alarm.ok_actions = [self._topic_arn]
-        self.alarms.append(cfn_alarm)
 
     def _error_rate(self, function: LambdaFunction) -> cloudwatch.MathExpression:
         dimensions = {"FunctionName": function.function_name(self._stage)}
