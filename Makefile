@@ -9,8 +9,8 @@ NODE_STAMP := node_modules/.installed
 STAGES := dev staging prod
 STAGE ?= dev
 DEPLOY_FLAGS ?=
-# jsii (the CDK's bridge to Node) prints a banner about Node 20 on every start; the CDK works on it.
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii (the CDK's bridge to Node) prints a banner about Node 20's end of life on every start; the CDK works on it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: run demo test lint install synth deploy deploy-data chalice-deploy
 
