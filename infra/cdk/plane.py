@@ -8,18 +8,20 @@ Both build the functions' environment and IAM from the same ``DataPlane``, so ne
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from datalayer.settings import RESOURCES, Settings
 from datalayer.tables import all_tables
 from infra.cdk.config import StageConfig
-from infra.resources import define
+from infra.resources import Stack, define
 
 SECRETS = ("agent_api_key",)
 """Secrets the data stack holds (the model provider's key; the ticketing credentials join when the sync does)."""
 LAYER_MODELS_DIR = "/opt/models"
 """Where the layer's ``models/`` folder appears in Lambda (layers are extracted under /opt)."""
 SHIPPED_MODEL = "telecom"
+QUEUE_ATTRIBUTES = tuple(field.name for field in fields(Stack) if field.type == "Queue")
+"""The ``infra.resources.Stack`` queues, by attribute (a queue added there is added here)."""
 
 
 def stage_settings(stage: str) -> Settings:
@@ -103,8 +105,6 @@ def named_resources(stage: str) -> StageNames:
     return StageNames({table.id: table.name for table in stack.tables}, stack.event_bus, queues)
 
 
-QUEUE_ATTRIBUTES = ("routing_queue", "routing_dlq", "agent_queue", "agent_dlq", "events_dlq")
-"""The ``infra.resources.Stack`` queues, by attribute."""
 
 
 def _camel(identifier: str) -> str:
