@@ -64,70 +64,77 @@ class AppStack(cdk.Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.node.add_dependency(data)
-        stage, plane = config.name, data.plane
-        definitions = define(stage_settings(stage))
+        self._config, self._data = config, data
+        self._definitions = define(stage_settings(config.name))
 
-        roles = {
-            function.name: iam.Role(
-                self, f"{function.logical_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"{function.function_name(stage)}: exactly what its code touches",
-                inline_policies={"access": iam.PolicyDocument.from_json(policy_document(function, plane, config))},
-            )
-            for function in FUNCTIONS
-        }
-        section = stage_section(config, plane, {name: {"iam_role_arn": role.role_arn} for name, role in roles.items()})
+        roles = {function.name: self._role(function) for function in FUNCTIONS}
+        section = stage_section(config, data.plane, {name: {"iam_role_arn": r.role_arn} for name, r in roles.items()})
         section["manage_iam_role"] = False
         section["iam_role_arn"] = roles[API.name].role_arn
-        project = stage_project(CHALICE_PROJECTS / f"cdk-{stage}", self.to_string(), section)
+        project = stage_project(CHALICE_PROJECTS / f"cdk-{config.name}", self.to_string(), section)
         chalice = Chalice(self, "Chalice", source_dir=str(project))
         template = _packaged_template(chalice)
-
         for function in FUNCTIONS:
-            resource = chalice.get_resource(function.logical_id)
-            properties = template["Resources"][function.logical_id]["Properties"]
-            resource.add_property_override("FunctionName", function.function_name(stage))
-            log_group = logs.CfnLogGroup(self, f"{function.logical_id}Logs",
-                                         log_group_name=f"/aws/lambda/{function.function_name(stage)}",
-                                         retention_in_days=config.log_retention_days)
-            resource.node.add_dependency(log_group)
-            resource.add_property_override("AutoPublishAlias", ALIAS)
-            resource.add_property_override("DeploymentPreference", {
-                "Type": config.deployment_preference,
-                "Alarms": rollback_alarms(stage, function, definitions),
-            })
-            if function.needs.consumes:
-                queue = getattr(definitions, function.needs.consumes)
-                event_id = _sqs_event(function, properties, queue.name)
-                _check_timing(function, properties, queue.visibility_timeout_s)
-                prefix = f"Events.{event_id}.Properties"
-                resource.add_property_override(f"{prefix}.Queue", plane.queues[function.needs.consumes].arn)
-                resource.add_property_override(f"{prefix}.FunctionResponseTypes", ["ReportBatchItemFailures"])
-                if function.max_concurrency:
-                    resource.add_property_override(f"{prefix}.ScalingConfig",
-                                                   {"MaximumConcurrency": function.max_concurrency})
+            self._function(function, chalice.get_resource(function.logical_id),
+                           template["Resources"][function.logical_id]["Properties"])
 
         api = chalice.get_resource("RestAPI")
-        api_stage = template["Resources"]["RestAPI"]["Properties"]["StageName"]
-        api.add_property_override("DefinitionBody", _through_alias(
-            template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]))
-        api.add_property_override("GatewayResponses", NOT_FOUND_RESPONSE)
-        api.add_property_override("TracingEnabled", True)
-        api.add_property_override("AccessLogSetting", {"DestinationArn": data.audit_log_group.attr_arn,
-                                                       "Format": ACCESS_LOG_FORMAT})
-        api.add_property_override("MethodSettings", [{
-            "ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
-            "ThrottlingRateLimit": config.api_rate_limit, "ThrottlingBurstLimit": config.api_burst_limit,
-        }])
+        api_properties = template["Resources"]["RestAPI"]["Properties"]
+        api_stage = api_properties["StageName"]
+        self._api(api, api_properties["DefinitionBody"])
         chalice.get_resource("APIHandlerInvokePermission").add_property_override(
             "FunctionName", {"Ref": f"{API.logical_id}Alias{ALIAS}"})
-
         self._usage_plan(config, data, api, api_stage)
         url = cdk.Fn.join("", ["https://", api.ref, ".execute-api.", cdk.Aws.REGION, ".", cdk.Aws.URL_SUFFIX,
                                f"/{api_stage}/"])
-        HealthCanary(self, "HealthCanary", stage=stage, health_url=cdk.Fn.join("", [url, "health"]),
+        HealthCanary(self, "HealthCanary", stage=config.name, health_url=cdk.Fn.join("", [url, "health"]),
                      topic_arn=data.topic.ref)
-        self._on_call_policy(stage, api, api_stage, template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"])
+        self._on_call_policy(config.name, api, api_stage, api_properties["DefinitionBody"])
         cdk.CfnOutput(self, "ApiUrl", value=url)
+
+    def _role(self, function: LambdaFunction) -> iam.Role:
+        return iam.Role(
+            self, f"{function.logical_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{function.function_name(self._config.name)}: exactly what its code touches",
+            inline_policies={"access": iam.PolicyDocument.from_json(
+                policy_document(function, self._data.plane, self._config))},
+        )
+
+    def _function(self, function: LambdaFunction, resource: cdk.CfnResource, packaged: dict[str, Any]) -> None:
+        """Name, log retention, alias and gradual deployment; for a queue consumer its event source's settings."""
+        stage = self._config.name
+        resource.add_property_override("FunctionName", function.function_name(stage))
+        log_group = logs.CfnLogGroup(self, f"{function.logical_id}Logs",
+                                     log_group_name=f"/aws/lambda/{function.function_name(stage)}",
+                                     retention_in_days=self._config.log_retention_days)
+        resource.node.add_dependency(log_group)
+        resource.add_property_override("AutoPublishAlias", ALIAS)
+        resource.add_property_override("DeploymentPreference", {
+            "Type": self._config.deployment_preference,
+            "Alarms": rollback_alarms(stage, function, self._definitions),
+        })
+        if not function.needs.consumes:
+            return
+        queue = getattr(self._definitions, function.needs.consumes)
+        event_id = _sqs_event(function, packaged, queue.name)
+        _check_timing(function, packaged, queue.visibility_timeout_s)
+        prefix = f"Events.{event_id}.Properties"
+        resource.add_property_override(f"{prefix}.Queue", self._data.plane.queues[function.needs.consumes].arn)
+        resource.add_property_override(f"{prefix}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+        if function.max_concurrency:
+            resource.add_property_override(f"{prefix}.ScalingConfig", {"MaximumConcurrency": function.max_concurrency})
+
+    def _api(self, api: cdk.CfnResource, body: dict[str, Any]) -> None:
+        """Integrations through the alias, JSON 404s, X-Ray, audit logs to the data stack, stage throttling."""
+        api.add_property_override("DefinitionBody", _through_alias(body))
+        api.add_property_override("GatewayResponses", NOT_FOUND_RESPONSE)
+        api.add_property_override("TracingEnabled", True)
+        api.add_property_override("AccessLogSetting", {"DestinationArn": self._data.audit_log_group.attr_arn,
+                                                       "Format": ACCESS_LOG_FORMAT})
+        api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
+            "ThrottlingRateLimit": self._config.api_rate_limit, "ThrottlingBurstLimit": self._config.api_burst_limit,
+        }])
 
     def _usage_plan(self, config: StageConfig, data: DataStack, api: cdk.CfnResource, api_stage: str) -> None:
         """The ticketing system's plan: its keys (two during a rotation), its rate, burst and daily quota."""
