@@ -31,6 +31,7 @@ from infra.cdk.dev import finish, prepare
 from infra.cdk.functions import AGENT_WORKER, FUNCTIONS, WORKERS
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, named_resources, stage_settings
 from infra.resources import provision
+from tests.infra.test_iam import wildcards
 from workers.limits import AGENT_MAX_CONCURRENCY, BATCH_SIZE
 
 STAGE = "dev"
@@ -183,3 +184,11 @@ def test_the_api_requires_a_key_bound_to_the_usage_plan(deployed: dict[str, Any]
 def test_finish_is_idempotent(deployed: dict[str, Any]) -> None:
     again = finish(STAGE, deployed["session"], deployed["outputs"], deployed["project"].parent)
     assert again["usage_plan"] == deployed["report"]["usage_plan"]
+
+
+def test_the_policy_files_chalice_deploys_have_no_wildcard_where_a_name_is_known(deployed: dict[str, Any]) -> None:
+    files = sorted((deployed["project"] / ".chalice").glob(f"policy-{STAGE}-*.json"))
+    assert len(files) == len(FUNCTIONS)
+    for path in files:
+        for statement in json.loads(path.read_text())["Statement"]:
+            assert not wildcards(statement, "AWS::IAM::Role"), (path.name, statement)

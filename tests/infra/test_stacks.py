@@ -194,6 +194,9 @@ def test_every_function_shifts_traffic_gradually_and_rolls_back_on_errors_and_de
         assert alarm_name(stage.stage, "decision-p99") not in preference["Alarms"], "never on agent latency"
         if function.needs.consumes:
             assert any(name.endswith("-dlq-not-empty") for name in preference["Alarms"])
+        alarms = _resources(stage.data, "AWS::CloudWatch::Alarm").values()
+        defined = {alarm["Properties"]["AlarmName"] for alarm in alarms}
+        assert set(preference["Alarms"]) <= defined, "every rollback alarm exists in the data stack"
 
 
 def test_the_api_invokes_the_alias_so_the_canary_share_sees_traffic(stage: Synthesized) -> None:
