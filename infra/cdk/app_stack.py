@@ -109,6 +109,8 @@ class AppStack(cdk.Stack):
                                      retention_in_days=self._config.log_retention_days)
         resource.node.add_dependency(log_group)
         resource.add_property_override("AutoPublishAlias", ALIAS)
+        # A new version (and a gradual deployment) for any change: a new layer or environment as well as new code.
+        resource.add_property_override("AutoPublishAliasAllProperties", True)
         resource.add_property_override("DeploymentPreference", {
             "Type": self._config.deployment_preference,
             "Alarms": rollback_alarms(stage, function, self._definitions),

@@ -187,6 +187,7 @@ def test_every_function_shifts_traffic_gradually_and_rolls_back_on_errors_and_de
     for function in FUNCTIONS:
         properties = functions[function.logical_id]["Properties"]
         assert properties["AutoPublishAlias"] == ALIAS
+        assert properties["AutoPublishAliasAllProperties"] is True, "a new layer is rolled out gradually too"
         preference = properties["DeploymentPreference"]
         assert preference["Type"] == config.deployment_preference
         assert preference["Type"].startswith("Canary10Percent")
