@@ -43,6 +43,8 @@ def sqs(session: boto3.session.Session) -> object:
 # -- the synthesized stages (one synthesis per test session) ------------------------------------------------------
 
 SYNTH_TIMEOUT_S = 600
+CFN_LINT_ERROR = 2
+"""cfn-lint's exit code is a bit mask: 2 errors, 4 warnings, 8 informational."""
 
 
 @dataclass(frozen=True)
