@@ -13,6 +13,7 @@ CPython 3.11), not this machine's. The build is cached under ``build/layer/<hash
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -50,31 +51,39 @@ def inputs_hash() -> str:
 
 
 def build_layer(build_dir: Path = BUILD_DIR) -> Path:
-    """The layer's directory (built now, or reused when its inputs did not change)."""
+    """The layer's directory (built now, or reused when its inputs did not change).
+
+    Built aside and renamed into place, so that synthesizing several stages at once (``make -j``, the tests) never
+    sees, or deletes, another process's half-built layer: the first rename wins, the others use its result.
+    """
     target = build_dir / inputs_hash()
-    done = target / ".complete"
-    if done.exists():
+    if target.is_dir():
         return target
-    shutil.rmtree(target, ignore_errors=True)
-    python = target / "python"
+    building = build_dir / f"{target.name}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    python = building / "python"
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
                "--only-binary=:all:", *PLATFORM, "--target", str(python), "-r", str(REQUIREMENTS)]
     finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
         raise LayerError(
             "pip could not install requirements.txt for Lambda's platform (python3.11, manylinux2014 x86_64): "
             f"pin versions with such wheels\n{finished.stdout}{finished.stderr}"
         )
     _prune(python, UNUSED_DISTRIBUTIONS | LAMBDA_PROVIDED)
-    shutil.copytree(MODELS, target / "models", ignore=shutil.ignore_patterns("LICENSE*", "*.md"))
-    shutil.copy(MODELS / "encoder-minilm-l6-v2" / "LICENSE", target / "models" / "encoder-minilm-l6-v2" / "LICENSE")
-    size = unzipped_size(target)
+    shutil.copytree(MODELS, building / "models")
+    size = unzipped_size(building)
     if size > MAX_UNZIPPED_BYTES:
+        shutil.rmtree(building, ignore_errors=True)
         raise LayerError(f"the layer unzips to {size / 2**20:.0f} MiB, over {MAX_UNZIPPED_BYTES / 2**20:.0f} MiB")
+    try:
+        building.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(building, ignore_errors=True)
     for stale in build_dir.iterdir():
-        if stale != target and stale.is_dir():
+        if stale != target and stale.is_dir() and ".building-" not in stale.name:
             shutil.rmtree(stale, ignore_errors=True)
-    done.touch()
     return target
 
 

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from datalayer.settings import Settings
 from infra.cdk.config import ROOT, STAGES, app_stack_name, data_stack_name
+from infra.cdk.layer import build_layer
 
 
 @pytest.fixture
@@ -69,6 +70,7 @@ class Synthesized:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     """``python -m infra.cdk.app`` for every stage, as ``make synth`` runs it (in parallel: one process each)."""
     root = tmp_path_factory.mktemp("cdk.out")
+    build_layer()  # once, before the three processes that need it
     environment = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
         environment.pop(name, None)  # synthesis must need no credentials
