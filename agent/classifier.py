@@ -74,6 +74,13 @@ class Ensemble:
         return softmax(mixed, self.temperature)
 
 
+def shared_artifact_dir(model_dir: Path, name: str) -> str:
+    """Where an artifact a model names (its encoder) lives: beside the model directory when it is there (a deployed
+    models tree such as the Lambda layer's ``/opt/models``), else under ``agent/models``; or ``name`` if absolute."""
+    beside = Path(model_dir).parent / name
+    return str(beside if beside.is_dir() else MODELS_DIR / name)
+
+
 @dataclass(frozen=True)
 class ScopeCheck:
     """Why a text is not something the model can route (empty, gibberish, unrelated), or in scope."""
@@ -116,11 +123,11 @@ class TextClassifier:
             else None
         )
         encoder_name = meta["features"].get("encoder")
-        self._encoder_dir = str(MODELS_DIR / encoder_name) if encoder_name else None
+        self._encoder_dir = shared_artifact_dir(directory, encoder_name) if encoder_name else None
         ensemble = meta.get("ensemble")
         self.ensemble: Ensemble | None = (
             Ensemble(
-                encoder_dir=str(MODELS_DIR / ensemble["encoder"]),  # a name under agent/models, or an absolute path
+                encoder_dir=shared_artifact_dir(directory, ensemble["encoder"]),
                 coef=weights["coef_ft"],
                 intercept=weights["intercept_ft"],
                 weight=float(ensemble["weight"]),

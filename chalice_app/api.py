@@ -34,7 +34,8 @@ from datalayer.settings import get_settings
 from datalayer.types import Ticket
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
-"""Routes served without an API key: load balancers and monitors probe /health, clients fetch the spec."""
+"""Routes served without an API key: load balancers and monitors probe /health, clients fetch the spec. The others
+say ``api_key_required=True``, so that in AWS API Gateway checks the key against the usage plan's keys first."""
 
 api = Blueprint(__name__)
 api.register_middleware(error_boundary(PUBLIC_PATHS), "http")
@@ -45,7 +46,7 @@ def _unavailable() -> ServiceUnavailableError:
     return ServiceUnavailableError(retry_after=get_settings().retry_after_seconds)
 
 
-@api.route("/tickets", methods=["POST"], content_types=["application/json"])
+@api.route("/tickets", methods=["POST"], content_types=["application/json"], api_key_required=True)
 def submit_ticket() -> Response:
     """Store the ticket and publish TicketReceived; 202 only once both happened.
 
@@ -83,7 +84,7 @@ def _ensure_same_ticket(record: TicketRecord, ticket: Ticket) -> None:
         )
 
 
-@api.route("/tickets/{ticket_id}", methods=["GET"])
+@api.route("/tickets/{ticket_id}", methods=["GET"], api_key_required=True)
 def get_ticket(ticket_id: str) -> dict[str, Any]:
     """The ticket's status and, once routed, the full routing decision."""
     ticket_id = unquote(ticket_id)
@@ -98,7 +99,7 @@ def get_ticket(ticket_id: str) -> dict[str, Any]:
     return TicketView.from_record(record).model_dump(mode="json")
 
 
-@api.route("/tickets", methods=["GET"])
+@api.route("/tickets", methods=["GET"], api_key_required=True)
 def list_tickets() -> dict[str, Any]:
     """A customer's or a team's tickets, newest first, a page at a time."""
     query = parse_list_query(api.current_request.query_params)

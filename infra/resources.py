@@ -3,8 +3,9 @@
 Tables are laid out in ``datalayer.tables`` (the stores query by the same definitions) and the event names come
 from ``datalayer.events``; the bus, the rule and the queues are defined here. Two consumers read ``define``:
 ``provision`` (below) creates the resources against moto, in-process under ``mock_aws`` or through a moto server
-(``settings.endpoint_url``); ``infra.template`` turns the same objects into CloudFormation for AWS. Nothing else
-spells a key schema, an index or a queue setting, so the local stack and production cannot drift apart.
+(``settings.endpoint_url``); the CDK data stack (``infra.cdk.data_stack``) turns the same objects into CloudFormation
+for AWS. Nothing else spells a key schema, an index, a queue setting or a rule's retry policy, so the local stack and
+production cannot drift apart.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ROUTING_TARGET_ID = "routing-queue"
 ROUTING_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 """The maximum SQS allows: on-call gets two weeks to look at a poisoned ticket before it is gone."""
+ARCHIVE_RETENTION_DAYS = 7
+"""Every event on the bus is archived this long, so a lost delivery can be replayed (EventBridge archive)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,23 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often EventBridge retries a target it could not deliver to, before its dead-letter queue."""
+
+    maximum_event_age_s: int = 3600
+    maximum_retry_attempts: int = 10
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     bus: str
     event_pattern: Mapping[str, Any]
     target_queue: str
+    target_id: str
+    dead_letter_queue: str
+    """Where EventBridge puts an event it gave up delivering to ``target_queue`` (every rule target has one)."""
+    retry_policy: RetryPolicy = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -61,11 +76,28 @@ class Stack:
     agent_dlq: Queue
     agent_queue: Queue
     """Filled by the routing worker (SendMessage), not by a rule: only it knows which tickets are unsure."""
+    events_dlq: Queue
+    """Events a rule could not deliver to its target after its retry policy."""
 
     @property
     def queues(self) -> tuple[Queue, ...]:
         """Every queue, each dead-letter queue before the queue that uses it."""
-        return (self.routing_dlq, self.routing_queue, self.agent_dlq, self.agent_queue)
+        return (self.events_dlq, self.routing_dlq, self.routing_queue, self.agent_dlq, self.agent_queue)
+
+    @property
+    def dead_letter_queues(self) -> tuple[Queue, ...]:
+        """The queues where failures end up: a message in any of them needs a person (an alarm each)."""
+        return (self.events_dlq, self.routing_dlq, self.agent_dlq)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return (self.ticket_received_rule,)
+
+    def queue(self, name: str) -> Queue:
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        raise KeyError(f"no queue {name!r} in stage")
 
 
 def define(settings: Settings, *, visibility_timeout_s: int | None = None) -> Stack:
@@ -90,17 +122,24 @@ def define(settings: Settings, *, visibility_timeout_s: int | None = None) -> St
         retention_s=ROUTING_RETENTION_SECONDS,
         dead_letter_queue=agent_dlq.name,
     )
+    events_dlq = Queue(
+        name=f"switchboard-{settings.stage}-events-dlq",
+        visibility_timeout_s=routing_visibility,
+        retention_s=DLQ_RETENTION_SECONDS,
+    )
     rule = Rule(
         name=f"switchboard-{settings.stage}-ticket-received",
         bus=settings.event_bus,
         event_pattern={"source": [settings.event_source], "detail-type": [TICKET_RECEIVED]},
         target_queue=routing.name,
+        target_id=ROUTING_TARGET_ID,
+        dead_letter_queue=events_dlq.name,
     )
-    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule, agent_dlq, agent)
+    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule, agent_dlq, agent, events_dlq)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# boto3 request shapes (CloudFormation shapes are in infra.template)
+# boto3 request shapes (the CloudFormation side is in infra.cdk.data_stack)
 
 
 def create_table_request(table: Table) -> dict[str, Any]:
@@ -157,6 +196,19 @@ def queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
     }
 
 
+def rule_target(rule: Rule, queue_arn: Any, dead_letter_arn: Any) -> dict[str, Any]:
+    """The rule's target as both PutTargets and CloudFormation spell it: the queue, its DLQ, its retries."""
+    return {
+        "Id": rule.target_id,
+        "Arn": queue_arn,
+        "DeadLetterConfig": {"Arn": dead_letter_arn},
+        "RetryPolicy": {
+            "MaximumEventAgeInSeconds": rule.retry_policy.maximum_event_age_s,
+            "MaximumRetryAttempts": rule.retry_policy.maximum_retry_attempts,
+        },
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # provisioning
 
@@ -199,11 +251,12 @@ def provision(
         Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.event_pattern), State="ENABLED"
     )["RuleArn"]
 
+    _, events_dlq_arn = _ensure_queue(sqs, stack.events_dlq, dead_letter_arn=None)
     dlq_url, dlq_arn = _ensure_queue(sqs, stack.routing_dlq, dead_letter_arn=None)
     queue_url, queue_arn = _ensure_queue(sqs, stack.routing_queue, dead_letter_arn=dlq_arn)
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, rule_arn))})
 
-    events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[{"Id": ROUTING_TARGET_ID, "Arn": queue_arn}])
+    events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[rule_target(rule, queue_arn, events_dlq_arn)])
     agent_dlq_url, agent_dlq_arn = _ensure_queue(sqs, stack.agent_dlq, dead_letter_arn=None)
     agent_url, agent_arn = _ensure_queue(sqs, stack.agent_queue, dead_letter_arn=agent_dlq_arn)
     return Provisioned(

@@ -352,7 +352,7 @@ def current_worker() -> RoutingWorker:
     name="route_tickets",
 )
 def route_tickets(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
-    """Lambda entry point (needs ``ReportBatchItemFailures`` on the event source mapping; infra.template adds it)."""
+    """Lambda entry point (``ReportBatchItemFailures`` on its event source mapping: infra.cdk.app_stack sets it)."""
     logger.append_keys(function_request_id=getattr(event.context, "aws_request_id", None))
     results = current_worker().process_batch(record.to_dict() for record in event)
     failed = sum(r.failed for r in results)

@@ -78,7 +78,10 @@ def test_provision_is_idempotent_and_converges(session: boto3.session.Session, s
     targets = session.client("events").list_targets_by_rule(
         Rule="switchboard-dev-ticket-received", EventBusName=settings.event_bus
     )["Targets"]
-    assert targets == [{"Id": "routing-queue", "Arn": first.routing_queue_arn}]
+    [target] = targets
+    assert (target["Id"], target["Arn"]) == ("routing-queue", first.routing_queue_arn)
+    assert target["DeadLetterConfig"]["Arn"].endswith(":switchboard-dev-events-dlq")
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
 
 def test_ticket_received_reaches_the_routing_queue_as_an_envelope(
