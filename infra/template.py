@@ -7,7 +7,7 @@ setting for ``ReportBatchItemFailures``: without that flag Lambda ignores ``batc
 
 * adds the resources defined in ``infra.resources`` (the same objects ``provision`` creates locally),
 * points the worker's SQS event at the queue resource and turns on partial batch responses,
-* grants the functions' role exactly the table, index and bus actions the code uses,
+* grants the functions' role exactly the table, index, bus, queue and secret actions the code uses,
 * refuses templates that break the pipeline's timing rule (visibility timeout ≥ 6 × worker timeout).
 """
 
@@ -19,8 +19,25 @@ from typing import Any
 
 from datalayer.settings import Settings
 from datalayer.tables import Table
-from infra.resources import ROUTING_TARGET_ID, Queue, Stack, create_table_request, define, queue_policy
-from workers.limits import AGENT_MAX_CONCURRENCY, AGENT_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
+from infra.resources import (
+    ROUTING_POLICY_SID,
+    ROUTING_TARGET_ID,
+    SYNC_POLICY_SID,
+    SYNC_TARGET_ID,
+    Queue,
+    Rule,
+    Stack,
+    create_table_request,
+    define,
+    queue_policy,
+)
+from workers.limits import (
+    AGENT_MAX_CONCURRENCY,
+    AGENT_WORKER_TIMEOUT_SECONDS,
+    SYNC_MAX_CONCURRENCY,
+    SYNC_WORKER_TIMEOUT_SECONDS,
+    WORKER_TIMEOUT_SECONDS,
+)
 
 EVENT_BUS = "EventBus"
 TICKET_RECEIVED_RULE = "TicketReceivedRule"
@@ -29,6 +46,10 @@ ROUTING_DLQ = "RoutingDeadLetterQueue"
 ROUTING_QUEUE_POLICY = "RoutingQueuePolicy"
 AGENT_QUEUE = "AgentQueue"
 AGENT_DLQ = "AgentDeadLetterQueue"
+TICKET_ROUTED_RULE = "TicketRoutedRule"
+SYNC_QUEUE = "SyncQueue"
+SYNC_DLQ = "SyncDeadLetterQueue"
+SYNC_QUEUE_POLICY = "SyncQueuePolicy"
 DATA_PLANE_POLICY = "SwitchboardDataPlane"
 
 TABLE_ACTIONS = [
@@ -81,9 +102,34 @@ def _queue(queue: Queue, dead_letter_logical_id: str | None) -> dict[str, Any]:
     return {"Type": "AWS::SQS::Queue", "Properties": properties}
 
 
+def _rule(rule: Rule, target_id: str, queue_logical_id: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Events::Rule",
+        # The bus by name plus DependsOn rather than {"Ref": EventBus}: same result in AWS, and moto's
+        # CloudFormation (which the parity test deploys this through) cannot resolve that Ref.
+        "DependsOn": [EVENT_BUS],
+        "Properties": {
+            "Name": rule.name,
+            "EventBusName": rule.bus,
+            "EventPattern": copy.deepcopy(dict(rule.event_pattern)),
+            "State": "ENABLED",
+            "Targets": [{"Id": target_id, "Arn": _arn(queue_logical_id)}],
+        },
+    }
+
+
+def _queue_policy(queue_logical_id: str, rule_logical_id: str, sid: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [{"Ref": queue_logical_id}],
+            "PolicyDocument": queue_policy(_arn(queue_logical_id), _arn(rule_logical_id), sid),
+        },
+    }
+
+
 def data_plane_resources(stack: Stack) -> dict[str, Any]:
     """The CloudFormation resources of ``stack``, keyed by logical id."""
-    rule = stack.ticket_received_rule
     return {
         **{table_logical_id(table): _table(table) for table in stack.tables},
         EVENT_BUS: {"Type": "AWS::Events::EventBus", "Properties": {"Name": stack.event_bus}},
@@ -91,31 +137,17 @@ def data_plane_resources(stack: Stack) -> dict[str, Any]:
         ROUTING_QUEUE: _queue(stack.routing_queue, ROUTING_DLQ),
         AGENT_DLQ: _queue(stack.agent_dlq, None),
         AGENT_QUEUE: _queue(stack.agent_queue, AGENT_DLQ),
-        TICKET_RECEIVED_RULE: {
-            "Type": "AWS::Events::Rule",
-            # The bus by name plus DependsOn rather than {"Ref": EventBus}: same result in AWS, and moto's
-            # CloudFormation (which the parity test deploys this through) cannot resolve that Ref.
-            "DependsOn": [EVENT_BUS],
-            "Properties": {
-                "Name": rule.name,
-                "EventBusName": rule.bus,
-                "EventPattern": copy.deepcopy(dict(rule.event_pattern)),
-                "State": "ENABLED",
-                "Targets": [{"Id": ROUTING_TARGET_ID, "Arn": _arn(ROUTING_QUEUE)}],
-            },
-        },
-        ROUTING_QUEUE_POLICY: {
-            "Type": "AWS::SQS::QueuePolicy",
-            "Properties": {
-                "Queues": [{"Ref": ROUTING_QUEUE}],
-                "PolicyDocument": queue_policy(_arn(ROUTING_QUEUE), _arn(TICKET_RECEIVED_RULE)),
-            },
-        },
+        TICKET_RECEIVED_RULE: _rule(stack.ticket_received_rule, ROUTING_TARGET_ID, ROUTING_QUEUE),
+        ROUTING_QUEUE_POLICY: _queue_policy(ROUTING_QUEUE, TICKET_RECEIVED_RULE, ROUTING_POLICY_SID),
+        SYNC_DLQ: _queue(stack.sync_dlq, None),
+        SYNC_QUEUE: _queue(stack.sync_queue, SYNC_DLQ),
+        TICKET_ROUTED_RULE: _rule(stack.ticket_routed_rule, SYNC_TARGET_ID, SYNC_QUEUE),
+        SYNC_QUEUE_POLICY: _queue_policy(SYNC_QUEUE, TICKET_ROUTED_RULE, SYNC_POLICY_SID),
     }
 
 
-def data_plane_policy(stack: Stack) -> dict[str, Any]:
-    """What the API, the sweep and the worker do to tables and bus, and nothing more."""
+def data_plane_policy(stack: Stack, ticketing_secret: str) -> dict[str, Any]:
+    """What the API, the sweep and the workers do to tables, bus, queues and secret, and nothing more."""
     table_arns: list[Any] = []
     for logical_id in (table_logical_id(table) for table in stack.tables):
         table_arns += [_arn(logical_id), {"Fn::Sub": f"${{{logical_id}.Arn}}/index/*"}]
@@ -130,6 +162,16 @@ def data_plane_policy(stack: Stack) -> dict[str, Any]:
                     "Effect": "Allow",
                     "Action": ["sqs:SendMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
                     "Resource": _arn(AGENT_QUEUE),
+                },
+                {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": _arn(SYNC_DLQ)},
+                {
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    # Secrets Manager appends six random characters to a secret's name in its ARN.
+                    "Resource": {
+                        "Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}"
+                        f":secret:{ticketing_secret}-??????"
+                    },
                 },
                 {
                     "Effect": "Allow",
@@ -197,6 +239,8 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
         resources, stack.agent_queue, AGENT_QUEUE, AGENT_WORKER_TIMEOUT_SECONDS, "decide_unsure_tickets"
     )
     agent_event["ScalingConfig"] = {"MaximumConcurrency": AGENT_MAX_CONCURRENCY}
+    sync_event = _wire_worker(resources, stack.sync_queue, SYNC_QUEUE, SYNC_WORKER_TIMEOUT_SECONDS, "sync_decisions")
+    sync_event["ScalingConfig"] = {"MaximumConcurrency": SYNC_MAX_CONCURRENCY}
 
     for api in (r for r in resources.values() if r.get("Type") == "AWS::Serverless::Api"):
         api["Properties"].setdefault("GatewayResponses", {}).update(GATEWAY_RESPONSES)
@@ -206,7 +250,7 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
     if not roles:
         raise TemplateError("no IAM role in the template: set autogen_policy or add the data-plane policy by hand")
     for role in roles:
-        role["Properties"].setdefault("Policies", []).append(data_plane_policy(stack))
+        role["Properties"].setdefault("Policies", []).append(data_plane_policy(stack, settings.ticketing_secret))
 
     template.setdefault("Outputs", {}).update(
         {
@@ -216,6 +260,8 @@ def patch_sam_template(template: dict[str, Any], settings: Settings) -> dict[str
             "RoutingDeadLetterQueueUrl": {"Value": {"Ref": ROUTING_DLQ}},
             "AgentQueueUrl": {"Value": {"Ref": AGENT_QUEUE}},
             "AgentDeadLetterQueueUrl": {"Value": {"Ref": AGENT_DLQ}},
+            "SyncQueueUrl": {"Value": {"Ref": SYNC_QUEUE}},
+            "SyncDeadLetterQueueUrl": {"Value": {"Ref": SYNC_DLQ}},
         }
     )
     return template

@@ -13,12 +13,23 @@ import pytest
 from datalayer.settings import Settings
 from infra.package import stage_environment
 from infra.resources import define, provision
-from infra.template import AGENT_QUEUE, ROUTING_QUEUE, TemplateError, data_plane_resources, patch_sam_template
+from infra.template import (
+    AGENT_QUEUE,
+    ROUTING_QUEUE,
+    SYNC_DLQ,
+    SYNC_QUEUE,
+    TemplateError,
+    data_plane_resources,
+    patch_sam_template,
+)
 from workers.limits import (
     AGENT_MAX_CONCURRENCY,
     AGENT_WORKER_MEMORY_MB,
     AGENT_WORKER_TIMEOUT_SECONDS,
     API_MEMORY_MB,
+    SYNC_MAX_CONCURRENCY,
+    SYNC_WORKER_MEMORY_MB,
+    SYNC_WORKER_TIMEOUT_SECONDS,
     WORKER_MEMORY_MB,
     WORKER_TIMEOUT_SECONDS,
 )
@@ -77,6 +88,9 @@ def chalice_like_template(timeout: int = WORKER_TIMEOUT_SECONDS) -> dict[str, An
             "DecideUnsureTickets": _sqs_function(
                 "workers.agent.decide_unsure_tickets", "switchboard-dev-agent", AGENT_WORKER_TIMEOUT_SECONDS, 1
             ),
+            "SyncDecisions": _sqs_function(
+                "workers.sync.sync_decisions", "switchboard-dev-sync", SYNC_WORKER_TIMEOUT_SECONDS, 1
+            ),
         },
     }
 
@@ -91,8 +105,17 @@ def test_patch_turns_on_partial_batch_responses_and_wires_the_queue() -> None:
     assert agent["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert agent["Properties"]["Queue"] == {"Fn::GetAtt": [AGENT_QUEUE, "Arn"]}
     assert agent["Properties"]["ScalingConfig"] == {"MaximumConcurrency": AGENT_MAX_CONCURRENCY}
+    sync = patched["Resources"]["SyncDecisions"]["Properties"]["Events"]["SyncDecisionsSqsEventSource"]["Properties"]
+    assert sync["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sync["Queue"] == {"Fn::GetAtt": [SYNC_QUEUE, "Arn"]}
+    assert sync["ScalingConfig"] == {"MaximumConcurrency": SYNC_MAX_CONCURRENCY}
     policies = patched["Resources"]["DefaultRole"]["Properties"]["Policies"]
     assert [p["PolicyName"] for p in policies] == ["DefaultRolePolicy", "SwitchboardDataPlane"]
+    statements = policies[1]["PolicyDocument"]["Statement"]
+    dead_letters = {"Fn::GetAtt": [SYNC_DLQ, "Arn"]}
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": dead_letters} in statements
+    [secret] = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert secret["Resource"]["Fn::Sub"].endswith(":secret:switchboard-dev-ticketing-credentials-??????")
     unknown_route = patched["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["MISSING_AUTHENTICATION_TOKEN"]
     assert unknown_route["StatusCode"] == 404
     assert json.loads(unknown_route["ResponseTemplates"]["application/json"])["error"] == "not_found"
@@ -148,13 +171,14 @@ def _snapshot(session: boto3.session.Session, settings: Settings) -> dict[str, A
             "dlq": redrive.get("deadLetterTargetArn", "").rsplit(":", 1)[-1],
             "max_receives": redrive.get("maxReceiveCount"),
         }
-    [rule] = events.list_rules(EventBusName=settings.event_bus)["Rules"]
-    targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=settings.event_bus)["Targets"]
-    snapshot["rule"] = {
-        "name": rule["Name"],
-        "pattern": json.loads(rule["EventPattern"]),
-        "targets": [(t["Id"], t["Arn"].rsplit(":", 1)[-1]) for t in targets],
-    }
+    rules = events.list_rules(EventBusName=settings.event_bus)["Rules"]
+    assert len(rules) == len(stack.rules)
+    for rule in rules:
+        targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=settings.event_bus)["Targets"]
+        snapshot[rule["Name"]] = {
+            "pattern": json.loads(rule["EventPattern"]),
+            "targets": [(t["Id"], t["Arn"].rsplit(":", 1)[-1]) for t in targets],
+        }
     return snapshot
 
 
@@ -166,7 +190,8 @@ def test_cloudformation_and_provision_build_the_same_resources(session: boto3.se
 
     west = boto3.session.Session(region_name="us-west-2")
     template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": data_plane_resources(define(settings))}
-    del template["Resources"]["RoutingQueuePolicy"]  # moto's CloudFormation has no AWS::SQS::QueuePolicy
+    for policy in ("RoutingQueuePolicy", "SyncQueuePolicy"):  # moto's CloudFormation has no AWS::SQS::QueuePolicy
+        del template["Resources"][policy]
     west.client("cloudformation").create_stack(StackName="switchboard-dev", TemplateBody=json.dumps(template))
     assert _snapshot(west, settings) == local
 
@@ -178,6 +203,8 @@ def test_chalice_config_agrees_with_the_worker_limits_and_settings() -> None:
     assert config["lambda_functions"]["decide_unsure_tickets"]["lambda_timeout"] == AGENT_WORKER_TIMEOUT_SECONDS
     assert config["lambda_functions"]["route_tickets"]["lambda_memory_size"] == WORKER_MEMORY_MB
     assert config["lambda_functions"]["decide_unsure_tickets"]["lambda_memory_size"] == AGENT_WORKER_MEMORY_MB
+    assert config["lambda_functions"]["sync_decisions"]["lambda_timeout"] == SYNC_WORKER_TIMEOUT_SECONDS
+    assert config["lambda_functions"]["sync_decisions"]["lambda_memory_size"] == SYNC_WORKER_MEMORY_MB
     assert config["lambda_memory_size"] == API_MEMORY_MB
     for stage in ("dev", "prod"):
         stage_config = config["stages"][stage]
@@ -187,5 +214,5 @@ def test_chalice_config_agrees_with_the_worker_limits_and_settings() -> None:
         configured = Settings.from_environment(stage_environment(stage, ROOT))
         assert configured.stage == stage
         assert configured.tickets_table == f"switchboard-{stage}-tickets"
-        for field in ("customers_table", "event_bus", "routing_queue", "routing_dlq"):
+        for field in ("customers_table", "event_bus", "routing_queue", "routing_dlq", "sync_queue", "sync_dlq"):
             assert getattr(configured, field).startswith(f"switchboard-{stage}-"), field
