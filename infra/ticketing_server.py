@@ -117,6 +117,8 @@ class LocalTicketingServer:
         self.comments_per_page = comments_per_page
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret or secrets.token_urlsafe(24)
+        self.delay_s = 0.0
+        """Added to every API request, to play a ticketing system farther away than this machine (benchmarks)."""
         self.requests: list[Seen] = []
         self.webhooks: list[WebhookDelivery] = []
         self._port = port
@@ -234,6 +236,8 @@ class LocalTicketingServer:
         """One API request: faults first, then authentication, then the route."""
         parts = urlsplit(target)
         path, query = unquote(parts.path), parse_qs(parts.query)
+        if self.delay_s:
+            self._stopping.wait(self.delay_s)
         fault = self._take_fault()
         if fault is not None:
             if fault.hang_s:
