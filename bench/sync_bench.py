@@ -96,6 +96,7 @@ def run(args: argparse.Namespace, console: Console) -> SyncReport:
     options = StackOptions(port=0, workers=4, sync_workers=args.sync_workers, keyword_router=True, sweep_every_s=3600)
     with console.status("starting a local stack…"):
         stack = LocalStack(options).start()
+    _quiet()
     try:
         assert stack.settings is not None and stack.ticketing is not None
         stack.ticketing.delay_s = args.ticketing_delay_ms / 1000
@@ -129,6 +130,14 @@ def run(args: argparse.Namespace, console: Console) -> SyncReport:
         )
     finally:
         stack.stop()
+
+
+def _quiet() -> None:
+    """Only warnings from the workers and the API, and no metric lines: the progress bars stay readable."""
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and name.startswith("switchboard-"):
+            logger.setLevel(logging.WARNING)
 
 
 def report_table(report: SyncReport) -> Table:

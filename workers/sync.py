@@ -171,7 +171,7 @@ class SyncWorker:
         max_receive_count: int = MAX_RECEIVE_COUNT,
     ) -> None:
         """``system`` None: this stage syncs nothing. ``backoff_deadline_s``: no in-process wait may end later than
-        this many seconds after the record's processing began (``backoff_deadline_s``)."""
+        this many seconds after the record's processing began (the function ``backoff_deadline_s`` computes it)."""
         self.tickets = tickets
         self.system = system
         self.dead_letters = dead_letters

@@ -40,6 +40,11 @@ print("router loaded")
 from workers.agent import build_default_worker as build_agent_worker
 assert build_agent_worker().agent is not None  # provider bedrock (env): strands' Bedrock model from the zip
 print("agent loaded")
+from datalayer.settings import get_settings
+from workers.sync import build_default_worker as build_sync_worker
+settings = get_settings().derive(ticketing_base_url="https://acme.zendesk.com")
+assert type(build_sync_worker(settings).system).__name__ == "ZendeskTicketing"  # httpx from the zip
+print("ticketing adapter loaded")
 """
 
 
@@ -73,3 +78,4 @@ def test_zip_imports_every_handler_in_a_clean_interpreter(tmp_path: Path) -> Non
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "router loaded" in done.stdout and "agent loaded" in done.stdout
+    assert "ticketing adapter loaded" in done.stdout
