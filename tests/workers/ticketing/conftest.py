@@ -13,7 +13,7 @@ from tests.support import Aws
 from workers.ticketing.zendesk import ZendeskTicketing
 
 GROUPS = {"Network Operations": 101, "Billing Support": 102, "Technical Support": 103, "Account Management": 104}
-CLIENT_TIMEOUT_S = 0.3
+CLIENT_TIMEOUT_S = 1.0
 """The adapter's timeout in these tests: a hung server is given up on quickly."""
 
 
