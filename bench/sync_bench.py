@@ -1,6 +1,6 @@
 """Sync latency of the local stack: a final decision (TicketRouted) to ``synced`` in the ticketing system.
 
-    python -m bench.sync_bench [-n 300] [--rate 5] [--sync-workers 2] [--ticketing-delay-ms 0] [--json FILE]
+    python -m bench.sync_bench [-n 300] [--rate 5] [--sync-workers 5] [--ticketing-delay-ms 0] [--json FILE]
 
 Starts its own ``infra.local.LocalStack`` (keyword router, so the figures are about the sync, not the model),
 submits tickets over HTTP at ``--rate``, waits until every decision is ``synced`` or ``failed``, and reports, from
@@ -37,6 +37,7 @@ from datalayer.records import SyncStatus, TicketRecord
 from datalayer.tickets import TicketStore
 from infra import logs
 from infra.local import LocalStack, StackOptions
+from workers.limits import SYNC_MAX_CONCURRENCY
 
 
 @dataclass
@@ -164,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure TicketRouted → synced on the local stack.")
     parser.add_argument("-n", "--count", type=int, default=300, help="tickets to submit (default 300)")
     parser.add_argument("--rate", type=float, default=5.0, help="tickets per second (default 5)")
-    parser.add_argument("--sync-workers", type=int, default=2, help="sync pollers (default 2)")
+    parser.add_argument(
+        "--sync-workers", type=int, default=SYNC_MAX_CONCURRENCY, help="sync pollers (default: the deployed maximum, 5)"
+    )
     parser.add_argument("--ticketing-delay-ms", type=float, default=0.0, help="added to each ticketing request")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="max seconds to wait for the syncs")
     parser.add_argument("--json", type=Path, help="also write the report here (bench/results/ is git-ignored)")
