@@ -7,6 +7,8 @@ dependencies come from ``deps`` so tests can swap them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -27,18 +29,22 @@ from chalice_app.models import (
 )
 from chalice_app.openapi import openapi_document
 from chalice_app.parsing import parse_list_query, parse_ticket
+from chalice_app.webhooks import parse_webhook, verify_signature
 from datalayer.cursor import InvalidCursorError
 from datalayer.errors import PublishError, StoreError
-from datalayer.records import TicketRecord, payload_hash
+from datalayer.records import SyncStatus, TicketRecord, payload_hash
 from datalayer.settings import get_settings
 from datalayer.types import Ticket
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 """Routes served without an API key: load balancers and monitors probe /health, clients fetch the spec. The others
-say ``api_key_required=True``, so that in AWS API Gateway checks the key against the usage plan's keys first."""
+say ``api_key_required=True``, so that in AWS API Gateway checks the key against the usage plan's keys first
+(except the signed webhook, whose signature is its authentication)."""
+SIGNED_PATHS = frozenset({"/webhooks/ticketing"})
+"""Routes authenticated by their request's signature instead of an API key (``chalice_app.webhooks``)."""
 
 api = Blueprint(__name__)
-api.register_middleware(error_boundary(PUBLIC_PATHS), "http")
+api.register_middleware(error_boundary(PUBLIC_PATHS | SIGNED_PATHS), "http")
 
 
 def _unavailable() -> ServiceUnavailableError:
@@ -50,26 +56,66 @@ def _unavailable() -> ServiceUnavailableError:
 def submit_ticket() -> Response:
     """Store the ticket and publish TicketReceived; 202 only once both happened.
 
-    A retry of the same ticket finishes whatever a failed attempt left undone (the record says whether
-    the event went out), so a client that got a 503 loses nothing by sending the ticket again.
+    A client that got a 503 loses nothing by sending the ticket again; the same ticket id with a different
+    payload is a 409.
     """
     settings = get_settings()
     ticket = parse_ticket(api.current_request.raw_body, settings.max_body_bytes)
+    record, _ = _ingest(ticket, on_resubmission=_ensure_same_ticket)
+    return _accepted(record, 202)
+
+
+@api.route("/webhooks/ticketing", methods=["POST"], content_types=["application/json"])
+def ticketing_webhook() -> Response:
+    """A ticket created in the ticketing system: ingested like ``POST /tickets`` (202). A ticket we already have
+    (our own update fired the webhook, or Zendesk delivered it twice) answers 200 and changes nothing: no 409,
+    whatever the body says now."""
+    settings = get_settings()
+    request = api.current_request
+    secret = settings.ticketing_webhook_secret
+    verify_signature(
+        request.headers,
+        request.raw_body,
+        secret.get_secret_value() if secret is not None else None,
+        now=datetime.now(UTC),
+        window_s=settings.webhook_replay_window_s,
+    )
+    incoming = parse_webhook(request.raw_body, settings.max_body_bytes)
+    try:
+        known = deps.store.get().get(incoming.ticket_id)
+    except StoreError as exc:
+        raise _unavailable() from exc
+    if known is not None:
+        return _accepted(known, 200)
+    record, created = _ingest(incoming.to_ticket(), on_resubmission=lambda _record, _ticket: None)
+    return _accepted(record, 202 if created else 200)
+
+
+def _ingest(
+    ticket: Ticket, *, on_resubmission: Callable[[TicketRecord, Ticket], None]
+) -> tuple[TicketRecord, bool]:
+    """The one way a ticket comes in: stored unless it was, then its TicketReceived published unless it was.
+
+    A retry of the same ticket finishes whatever a failed attempt left undone (the record says whether the event
+    went out); ``on_resubmission`` sees the stored record of a ticket that existed and may refuse it.
+    """
     store, publisher = deps.store.get(), deps.publisher.get()
     try:
         record, created = store.create_if_absent(ticket)
         if not created:
-            _ensure_same_ticket(record, ticket)
+            on_resubmission(record, ticket)
         if not record.published:
             publisher.publish_received(record.ticket)
             store.mark_published(record.ticket_id)
     except (StoreError, PublishError) as exc:
         raise _unavailable() from exc
+    return record, created
+
+
+def _accepted(record: TicketRecord, status_code: int) -> Response:
     accepted = TicketAccepted.from_record(record)
     return Response(
-        body=accepted.model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": accepted.links.self},
+        body=accepted.model_dump(mode="json"), status_code=status_code, headers={"Location": accepted.links.self}
     )
 
 
@@ -101,13 +147,16 @@ def get_ticket(ticket_id: str) -> dict[str, Any]:
 
 @api.route("/tickets", methods=["GET"], api_key_required=True)
 def list_tickets() -> dict[str, Any]:
-    """A customer's or a team's tickets, newest first, a page at a time."""
+    """A customer's or a team's tickets, or those in one sync status, newest first, a page at a time."""
     query = parse_list_query(api.current_request.query_params)
     store = deps.store.get()
     field, value = query.selector
-    lister = store.list_by_customer if field == "customer_id" else store.list_by_team
     try:
-        page = lister(value, query.limit, query.next_token)
+        if field == "sync_status":
+            page = store.list_by_sync_status(SyncStatus(value), query.limit, query.next_token)
+        else:
+            lister = store.list_by_customer if field == "customer_id" else store.list_by_team
+            page = lister(value, query.limit, query.next_token)
     except InvalidCursorError as exc:
         details = [{"loc": ["next_token"], "type": "invalid_cursor", "msg": str(exc)}]
         raise InvalidQueryError(f"Invalid next_token: {exc}.", details=details) from exc

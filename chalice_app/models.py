@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from datalayer.records import TicketRecord, TicketStatus, TicketSummary
+from datalayer.records import SyncStatus, TicketRecord, TicketStatus, TicketSummary
 from datalayer.types import RoutingDecision, Ticket
 
 _TICKET_ID = TypeAdapter(Annotated[str, *Ticket.model_fields["ticket_id"].metadata])
@@ -80,6 +80,13 @@ class TicketView(TicketListItem):
     failure_reason: str | None = Field(default=None, description="Why routing failed (status failed).")
     ticket: Ticket
     decision: RoutingDecision | None = Field(default=None, description="Present once status is routed or needs_review.")
+    sync_status: SyncStatus | None = Field(
+        default=None,
+        description="Where the final decision stands in the ticketing system: pending, synced, or failed (its "
+        "message is in the sync dead-letter queue; sync_failure says why). Absent before the final decision.",
+    )
+    synced_at: datetime | None = None
+    sync_failure: str | None = None
 
     @classmethod
     def from_record(cls, record: TicketRecord) -> TicketView:
@@ -91,6 +98,9 @@ class TicketView(TicketListItem):
             failure_reason=record.failure_reason,
             ticket=record.ticket,
             decision=RoutingDecision.model_validate(record.decision) if record.decision else None,
+            sync_status=record.sync_status,
+            synced_at=datetime.fromisoformat(record.synced_at) if record.synced_at else None,
+            sync_failure=record.sync_failure,
         )
 
 
@@ -106,27 +116,34 @@ class HealthReport(BaseModel):
     checks: dict[str, str] = Field(description='Each dependency: "ok" or "error: <AWS error code>".')
 
 
+SyncStatusName = Literal["pending", "synced", "failed"]
+"""``SyncStatus``'s values, spelled out so that the OpenAPI parameter is a plain enum (a test checks they agree)."""
+
+
 class ListTicketsQuery(BaseModel):
-    """Query of ``GET /tickets``: exactly one of customer_id and team selects the index."""
+    """Query of ``GET /tickets``: exactly one of customer_id, team and sync_status selects the index."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str | None = Field(default=None, min_length=1, max_length=128)
     team: str | None = Field(default=None, min_length=1, max_length=128)
+    sync_status: SyncStatusName | None = None
     limit: int = Field(default=20, ge=1, le=100)
     next_token: str | None = Field(default=None, min_length=1, max_length=2048)
 
     @model_validator(mode="after")
     def _exactly_one_filter(self) -> ListTicketsQuery:
-        if (self.customer_id is None) == (self.team is None):
-            raise ValueError("give exactly one of customer_id and team")
+        if sum(value is not None for value in (self.customer_id, self.team, self.sync_status)) != 1:
+            raise ValueError("give exactly one of customer_id, team and sync_status")
         return self
 
     @property
-    def selector(self) -> tuple[Literal["customer_id", "team"], str]:
+    def selector(self) -> tuple[Literal["customer_id", "team", "sync_status"], str]:
         """Which listing was asked for, and of whom."""
         if self.customer_id is not None:
             return "customer_id", self.customer_id
+        if self.sync_status is not None:
+            return "sync_status", self.sync_status
         return "team", self.team or ""
 
     @classmethod

@@ -18,6 +18,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from chalice_app.auth import API_KEY_HEADER
 from chalice_app.errors import ErrorBody
 from chalice_app.models import HealthReport, ListTicketsQuery, TicketAccepted, TicketPage, TicketView
+from chalice_app.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from datalayer.types import Ticket
 
 _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
@@ -41,6 +42,28 @@ _ERRORS: dict[str, tuple[str, str]] = {
     "503": ("ServiceUnavailable", "DynamoDB or EventBridge failed; retry the same request after Retry-After."),
 }
 
+_WEBHOOK_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["ticket"],
+    "properties": {
+        "ticket": {
+            "type": "object",
+            "required": ["id"],
+            "properties": {
+                "id": {"type": ["integer", "string"], "description": "The ticketing system's id: our ticket_id."},
+                "requester_id": {
+                    "type": ["integer", "string", "null"],
+                    "description": "The requester's external id: our customer_id.",
+                },
+                "subject": {"type": ["string", "null"]},
+                "description": {"type": ["string", "null"]},
+                "created_at": {"type": ["string", "null"], "format": "date-time"},
+                "via": {"type": ["object", "null"], "properties": {"channel": {"type": ["string", "null"]}}},
+            },
+        }
+    },
+}
+
 _RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
 
 _INFO_DESCRIPTION = f"""Switchboard receives customer tickets from the ticketing system and routes each one to a
@@ -48,7 +71,8 @@ support team. `POST /tickets` answers 202 once the ticket is stored and queued f
 `GET /tickets/{{ticket_id}}` for the decision.
 
 Every operation requires an API key in the `{API_KEY_HEADER}` header, except `GET /health` and
-`GET /openapi.json` (this document). Errors share one body: `{{"error", "message", "details"}}`.
+`GET /openapi.json` (this document), and `POST /webhooks/ticketing`, which the ticketing system (Zendesk) signs
+instead (`{SIGNATURE_HEADER}`). Errors share one body: `{{"error", "message", "details"}}`.
 Paths that are not listed here are answered by API Gateway itself with 404 and the same error body."""
 
 
@@ -68,8 +92,10 @@ def _query_parameters() -> list[dict[str, Any]]:
     """customer_id, team, limit and next_token, with the constraints ``ListTicketsQuery`` enforces."""
     schema = ListTicketsQuery.model_json_schema()["properties"]
     descriptions = {
-        "customer_id": "List this customer's tickets. Exactly one of customer_id and team is required.",
-        "team": "List the tickets routed to this team. Exactly one of customer_id and team is required.",
+        "customer_id": "List this customer's tickets. Exactly one of customer_id, team and sync_status is required.",
+        "team": "List the tickets routed to this team. Exactly one of customer_id, team and sync_status is required.",
+        "sync_status": "List the tickets whose decision is pending, synced or failed in the ticketing system, most "
+        "recently changed first. Exactly one of customer_id, team and sync_status is required.",
         "limit": "Page size.",
         "next_token": "The next_token of the previous page.",
     }
@@ -85,6 +111,7 @@ def _query_parameters() -> list[dict[str, Any]]:
 def _paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     public: list[dict[str, Any]] = []  # overrides the document-wide API key requirement
     ticket_id = Ticket.model_json_schema()["properties"]["ticket_id"]
+    accepted = _json(schemas["TicketAccepted"])
     return {
         "/tickets": {
             "post": {
@@ -123,6 +150,25 @@ def _paths(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The ticket.", "content": _json(schemas["TicketView"])},
                     **_errors("401", "404", "500", "503"),
+                },
+            },
+        },
+        "/webhooks/ticketing": {
+            "post": {
+                "operationId": "ticketingWebhook",
+                "summary": "A ticket created in the ticketing system, signed by its webhook. No API key.",
+                "description": (
+                    "Authenticated by the Zendesk webhook signature alone: base64(HMAC-SHA256(signing secret, "
+                    f"timestamp + raw body)) in {SIGNATURE_HEADER}, the timestamp in {TIMESTAMP_HEADER}, within "
+                    "the replay window. A new ticket is ingested like POST /tickets (202); a ticket already here "
+                    "answers 200 and changes nothing. Unknown fields of the body are ignored."
+                ),
+                "security": [{"ZendeskWebhookSignature": []}],
+                "requestBody": {"required": True, "content": _json(_WEBHOOK_BODY)},
+                "responses": {
+                    "202": {"description": "A new ticket, stored and queued.", "content": accepted},
+                    "200": {"description": "Already here: nothing changed.", "content": accepted},
+                    **_errors("400", "401", "413", "415", "422", "500", "503"),
                 },
             },
         },
@@ -170,6 +216,9 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": definitions.get("$defs", {}),
             "responses": responses,
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+                "ZendeskWebhookSignature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
+            },
         },
     }

@@ -210,6 +210,19 @@ class TicketStore:
         if not self._update(ticket_id, {"routed_event_sent": True, "updated_at": now}):
             raise StoreError(f"ticket {ticket_id} does not exist")
 
+    def claim_sync(self, ticket_id: str, *, lease_s: int) -> bool:
+        """Become the one delivery that writes this ticket's decision to the ticketing system, for ``lease_s`` (the
+        sync worker's timeout); False while another delivery holds the claim or once the ticket is synced. Two
+        deliveries of one TicketRouted at once therefore never both add the decision's comment."""
+        condition = "(attribute_not_exists(sync_status) OR sync_status <> :synced)"
+        values = {":synced": SyncStatus.SYNCED.value}
+        return self._claim(ticket_id, "sync_claim_until", lease_s, condition, {}, values)
+
+    def release_sync_claim(self, ticket_id: str) -> None:
+        """Give the claim up before the lease ends (the sync failed; its message is tried again)."""
+        with dynamodb_errors("update_item"):
+            self._tickets.update_item(Key={"ticket_id": ticket_id}, UpdateExpression="REMOVE sync_claim_until")
+
     def mark_synced(self, ticket_id: str) -> None:
         """The ticketing system holds the final decision."""
         now = utc_iso(self._clock())

@@ -1,10 +1,11 @@
 """``python -m infra.local``: the whole of Switchboard on one machine, talking to an embedded moto.
 
-One process tree: a moto server process on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge and SQS; every
-resource is created from ``infra.resources``; the Chalice app serves the REST API through Chalice's local
-server; a fleet of pollers (``infra.poller``) plays Lambda's SQS event source mapping and invokes the real
-worker handler; a thread runs the stuck-ticket sweep the way the scheduled Lambda would. Ctrl-C or SIGTERM
-stops it all, in the reverse order.
+One process tree: a moto server process on 127.0.0.1 (free port) stands in for DynamoDB, EventBridge, SQS and
+Secrets Manager; every resource is created from ``infra.resources``; the Chalice app serves the REST API through
+Chalice's local server; a fleet of pollers (``infra.poller``) plays Lambda's SQS event source mapping and invokes
+the real worker handlers; a local Zendesk stand-in (``infra.ticketing_server``) receives the synced decisions and
+sends its webhooks to the API; a thread runs the stuck-ticket sweep the way the scheduled Lambda would. Ctrl-C or
+SIGTERM stops it all, in the reverse order.
 
     python -m infra.local [--host 127.0.0.1] [--port 8000] [--workers 4] [--demo [--exit]] [--keyword-router]
 
@@ -42,8 +43,9 @@ from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_setti
 from infra import logs
 from infra.poller import SqsEventSourceMapping, find_sqs_handler
 from infra.resources import Provisioned, provision, seed_customers
-from workers import agent, routing
-from workers.limits import AGENT_WORKER_TIMEOUT_SECONDS
+from infra.ticketing_server import LocalTicketingServer, start_local_ticketing
+from workers import agent, routing, sync
+from workers.limits import AGENT_WORKER_TIMEOUT_SECONDS, SYNC_WORKER_TIMEOUT_SECONDS
 from workers.sweep import sweep_with_settings
 
 log = logging.getLogger("switchboard.local")
@@ -62,6 +64,8 @@ class StackOptions:
     workers: int = 4
     agent_workers: int = 4
     """Concurrent agent invocations (Lambda's maximum concurrency on the agent queue)."""
+    sync_workers: int = 2
+    """Concurrent sync invocations, writing decisions to the local ticketing server."""
     keyword_router: bool = False
     visibility_timeout_s: int | None = None
     """Every queue's visibility timeout; None: the production values (tests shorten them to see retries)."""
@@ -155,6 +159,8 @@ class LocalStack:
         self.api_url = ""
         self.mapping: SqsEventSourceMapping | None = None
         self.agent_mapping: SqsEventSourceMapping | None = None
+        self.sync_mapping: SqsEventSourceMapping | None = None
+        self.ticketing: LocalTicketingServer | None = None
         self._running = ExitStack()
 
     @property
@@ -181,6 +187,8 @@ class LocalStack:
             model_dir="keyword" if self.options.keyword_router else base.model_dir,
             **self.options.settings,
         )
+        ticketing, settings = start_local_ticketing(running, settings)
+        self.ticketing, self.settings = ticketing, settings
         running.enter_context(_process_settings(settings))
         self.provisioned = provision(settings, visibility_timeout_s=self.options.visibility_timeout_s)
         seed_customers(settings)
@@ -199,6 +207,7 @@ class LocalStack:
         running.callback(_quietly, server.shutdown)
         host, port = server.server.server_address[:2]
         self.api_url = f"http://{host}:{port}"
+        ticketing.webhook_url = f"{self.api_url}/webhooks/ticketing"
 
         self.mapping = SqsEventSourceMapping(
             find_sqs_handler(app_module.app, settings.routing_queue),
@@ -219,6 +228,18 @@ class LocalStack:
             timeout_s=AGENT_WORKER_TIMEOUT_SECONDS,
         ).start()
         running.callback(_quietly, self.agent_mapping.stop)
+        sync.use_worker_factory(lambda: sync.build_default_worker(settings))
+        running.callback(sync.use_worker_factory, sync.build_default_worker)
+        self.sync_mapping = SqsEventSourceMapping(
+            find_sqs_handler(app_module.app, settings.sync_queue),
+            queue_url=self.provisioned.sync_queue_url,
+            queue_arn=self.provisioned.sync_queue_arn,
+            region=settings.region,
+            concurrency=self.options.sync_workers,
+            sqs_client=lambda: aws.client("sqs", settings),
+            timeout_s=SYNC_WORKER_TIMEOUT_SECONDS,
+        ).start()
+        running.callback(_quietly, self.sync_mapping.stop)
 
         sweeper = _Sweeper(lambda: _sweep(settings), self.options.sweep_every_s)
         sweeper.start()
@@ -406,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"moto     {stack.moto_endpoint}   (AWS_ENDPOINT_URL for the aws CLI / boto3)\n"
                 f"workers  {options.workers} pollers on {stack.settings.routing_queue}, "
                 f"{options.agent_workers} on {stack.settings.agent_queue}\n"
-                f"policy   {stack.settings.routing_policy.value}: {describe_agent_tier(stack.settings)}\n\n"
+                f"policy   {stack.settings.routing_policy.value}: {describe_agent_tier(stack.settings)}\n"
+                f"tickets  {stack.settings.ticketing_base_url}   (local Zendesk stand-in; decisions synced back)\n\n"
                 f"curl -H 'x-api-key: {stack.api_key}' -H 'content-type: application/json' {stack.api_url}/tickets "
                 '-d \'{"ticket_id":"T-1","customer_id":"CUST-CON-0002","subject":"No internet"}\'',
                 title="Switchboard local stack",

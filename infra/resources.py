@@ -20,13 +20,19 @@ from botocore.exceptions import ClientError
 
 from datalayer import aws
 from datalayer.customers import CustomerStore
-from datalayer.events import TICKET_RECEIVED
+from datalayer.events import TICKET_RECEIVED, TICKET_ROUTED
 from datalayer.settings import Settings
 from datalayer.tables import Table, all_tables
 from datalayer.types import AccountType, CustomerContext, Standing
-from workers.limits import AGENT_VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
+from workers.limits import (
+    AGENT_VISIBILITY_TIMEOUT_SECONDS,
+    MAX_RECEIVE_COUNT,
+    SYNC_VISIBILITY_TIMEOUT_SECONDS,
+    VISIBILITY_TIMEOUT_SECONDS,
+)
 
 ROUTING_TARGET_ID = "routing-queue"
+SYNC_TARGET_ID = "sync-queue"
 
 ROUTING_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -78,20 +84,33 @@ class Stack:
     """Filled by the routing worker (SendMessage), not by a rule: only it knows which tickets are unsure."""
     events_dlq: Queue
     """Events a rule could not deliver to its target after its retry policy."""
+    sync_dlq: Queue
+    """Also filled by the sync worker itself, at once, when the ticketing system will never take an update."""
+    sync_queue: Queue
+    ticket_routed_rule: Rule
+    """Every final decision (TicketRouted) to the sync worker, which writes it to the ticketing system."""
 
     @property
     def queues(self) -> tuple[Queue, ...]:
         """Every queue, each dead-letter queue before the queue that uses it."""
-        return (self.events_dlq, self.routing_dlq, self.routing_queue, self.agent_dlq, self.agent_queue)
+        return (
+            self.events_dlq,
+            self.routing_dlq,
+            self.routing_queue,
+            self.agent_dlq,
+            self.agent_queue,
+            self.sync_dlq,
+            self.sync_queue,
+        )
 
     @property
     def dead_letter_queues(self) -> tuple[Queue, ...]:
         """The queues where failures end up: a message in any of them needs a person (an alarm each)."""
-        return (self.events_dlq, self.routing_dlq, self.agent_dlq)
+        return (self.events_dlq, self.routing_dlq, self.agent_dlq, self.sync_dlq)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        return (self.ticket_received_rule,)
+        return (self.ticket_received_rule, self.ticket_routed_rule)
 
     def queue(self, name: str) -> Queue:
         for queue in self.queues:
@@ -108,6 +127,7 @@ def define(settings: Settings, *, visibility_timeout_s: int | None = None) -> St
     """
     routing_visibility = visibility_timeout_s or VISIBILITY_TIMEOUT_SECONDS
     agent_visibility = visibility_timeout_s or AGENT_VISIBILITY_TIMEOUT_SECONDS
+    sync_visibility = visibility_timeout_s or SYNC_VISIBILITY_TIMEOUT_SECONDS
     dlq = Queue(name=settings.routing_dlq, visibility_timeout_s=routing_visibility, retention_s=DLQ_RETENTION_SECONDS)
     routing = Queue(
         name=settings.routing_queue,
@@ -135,7 +155,34 @@ def define(settings: Settings, *, visibility_timeout_s: int | None = None) -> St
         target_id=ROUTING_TARGET_ID,
         dead_letter_queue=events_dlq.name,
     )
-    return Stack(all_tables(settings), settings.event_bus, dlq, routing, rule, agent_dlq, agent, events_dlq)
+    sync_dlq = Queue(name=settings.sync_dlq, visibility_timeout_s=sync_visibility, retention_s=DLQ_RETENTION_SECONDS)
+    sync = Queue(
+        name=settings.sync_queue,
+        visibility_timeout_s=sync_visibility,
+        retention_s=ROUTING_RETENTION_SECONDS,
+        dead_letter_queue=sync_dlq.name,
+    )
+    routed_rule = Rule(
+        name=f"switchboard-{settings.stage}-ticket-routed",
+        bus=settings.event_bus,
+        event_pattern={"source": [settings.event_source], "detail-type": [TICKET_ROUTED]},
+        target_queue=sync.name,
+        target_id=SYNC_TARGET_ID,
+        dead_letter_queue=events_dlq.name,
+    )
+    return Stack(
+        all_tables(settings),
+        settings.event_bus,
+        dlq,
+        routing,
+        rule,
+        agent_dlq,
+        agent,
+        events_dlq,
+        sync_dlq,
+        sync,
+        routed_rule,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -179,13 +226,13 @@ def queue_attributes(queue: Queue, dead_letter_arn: str | None) -> dict[str, str
     return attributes
 
 
-def queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
+def queue_policy(queue_arn: Any, rule_arn: Any, sid: str = "AllowRule") -> dict[str, Any]:
     """Let EventBridge deliver to the queue, and only for our rule (ARNs may be CloudFormation expressions)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "AllowTicketReceivedRule",
+                "Sid": sid,
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",
@@ -226,6 +273,11 @@ class Provisioned:
     agent_queue_arn: str
     agent_dlq_url: str
     agent_dlq_arn: str
+    sync_queue_url: str
+    sync_queue_arn: str
+    sync_dlq_url: str
+    sync_dlq_arn: str
+    sync_rule_arn: str
 
 
 def provision(
@@ -246,22 +298,46 @@ def provision(
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
             raise
-    rule = stack.ticket_received_rule
+    _, events_dlq_arn = _ensure_queue(sqs, stack.events_dlq, dead_letter_arn=None)
+    dlq_url, dlq_arn = _ensure_queue(sqs, stack.routing_dlq, dead_letter_arn=None)
+    queue_url, queue_arn, rule_arn = _ensure_rule_to_queue(
+        events, sqs, stack.ticket_received_rule, stack.routing_queue, dlq_arn, events_dlq_arn
+    )
+    agent_dlq_url, agent_dlq_arn = _ensure_queue(sqs, stack.agent_dlq, dead_letter_arn=None)
+    agent_url, agent_arn = _ensure_queue(sqs, stack.agent_queue, dead_letter_arn=agent_dlq_arn)
+    sync_dlq_url, sync_dlq_arn = _ensure_queue(sqs, stack.sync_dlq, dead_letter_arn=None)
+    sync_url, sync_arn, sync_rule_arn = _ensure_rule_to_queue(
+        events, sqs, stack.ticket_routed_rule, stack.sync_queue, sync_dlq_arn, events_dlq_arn
+    )
+    return Provisioned(
+        routing_queue_url=queue_url,
+        routing_queue_arn=queue_arn,
+        routing_dlq_url=dlq_url,
+        routing_dlq_arn=dlq_arn,
+        rule_arn=rule_arn,
+        agent_queue_url=agent_url,
+        agent_queue_arn=agent_arn,
+        agent_dlq_url=agent_dlq_url,
+        agent_dlq_arn=agent_dlq_arn,
+        sync_queue_url=sync_url,
+        sync_queue_arn=sync_arn,
+        sync_dlq_url=sync_dlq_url,
+        sync_dlq_arn=sync_dlq_arn,
+        sync_rule_arn=sync_rule_arn,
+    )
+
+
+def _ensure_rule_to_queue(
+    events: Any, sqs: Any, rule: Rule, queue: Queue, dead_letter_arn: str, events_dlq_arn: str
+) -> tuple[str, str, str]:
+    """The rule, its queue (allowing the rule to send) and the target between them: url, queue ARN, rule ARN."""
     rule_arn = events.put_rule(
         Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.event_pattern), State="ENABLED"
     )["RuleArn"]
-
-    _, events_dlq_arn = _ensure_queue(sqs, stack.events_dlq, dead_letter_arn=None)
-    dlq_url, dlq_arn = _ensure_queue(sqs, stack.routing_dlq, dead_letter_arn=None)
-    queue_url, queue_arn = _ensure_queue(sqs, stack.routing_queue, dead_letter_arn=dlq_arn)
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, rule_arn))})
-
-    events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[rule_target(rule, queue_arn, events_dlq_arn)])
-    agent_dlq_url, agent_dlq_arn = _ensure_queue(sqs, stack.agent_dlq, dead_letter_arn=None)
-    agent_url, agent_arn = _ensure_queue(sqs, stack.agent_queue, dead_letter_arn=agent_dlq_arn)
-    return Provisioned(
-        queue_url, queue_arn, dlq_url, dlq_arn, rule_arn, agent_url, agent_arn, agent_dlq_url, agent_dlq_arn
-    )
+    url, arn = _ensure_queue(sqs, queue, dead_letter_arn=dead_letter_arn)
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(queue_policy(arn, rule_arn))})
+    events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[rule_target(rule, arn, events_dlq_arn)])
+    return url, arn, rule_arn
 
 
 def _client(session: Any, service: str, settings: Settings) -> Any:

@@ -13,6 +13,8 @@ WORKER_MEMORY_MB: Final = 2048
 """The routing worker's memory: onnxruntime gets the CPU share that comes with it (Lambda scales CPU with memory)."""
 AGENT_WORKER_MEMORY_MB: Final = 512
 """The agent worker mostly waits on the model provider."""
+SYNC_WORKER_MEMORY_MB: Final = 256
+"""The sync worker waits on the ticketing system; importing the app takes about 75 MB."""
 
 WORKER_TIMEOUT_SECONDS: Final = 30
 """Lambda timeout of the routing worker; ``.chalice/config.json`` must say the same (a test checks it)."""
@@ -37,3 +39,23 @@ AGENT_MAX_CONCURRENCY: Final = 10
 """Agent invocations at once (the event source's maximum concurrency): the guard for the provider's rate limit."""
 AGENT_RETRY_DELAY_SECONDS: Final = 30
 """When the provider throttles or times out past the in-process retries, the message comes back this much later."""
+
+SYNC_WORKER_TIMEOUT_SECONDS: Final = 90
+"""Lambda timeout of the sync worker; ``.chalice/config.json`` must say the same (a test checks it). It covers the
+in-process backoff (1 + 2 + 4 + 8 + 16 = 31 s of waiting) with the calls between the waits when the ticketing
+system fails fast. When it hangs, the worker stops retrying while one more attempt (``SYNC_REQUESTS_PER_ATTEMPT``
+requests of at most ``ticketing_timeout_s`` each, 10 s by default) and the store writes still fit: with the defaults,
+no new wait begins after 90 - 5 - 4 × 10 = 45 s (``workers.sync.backoff_deadline_s``)."""
+SYNC_VISIBILITY_TIMEOUT_SECONDS: Final = 6 * SYNC_WORKER_TIMEOUT_SECONDS
+SYNC_BATCH_SIZE: Final = 1
+"""One ticket per invocation: a batch would make each ticket wait out the backoff of the ones before it."""
+SYNC_MAX_CONCURRENCY: Final = 5
+"""Sync invocations at once (the event source's maximum concurrency): about 15 requests/s at most, under the
+ticketing system's rate limit (Zendesk: 700 requests/min on Enterprise); its 429s are honoured on top."""
+SYNC_BACKOFF_SECONDS: Final = (1, 2, 4, 8, 16)
+"""Waits between the in-process attempts when the ticketing system is unavailable (a 429's Retry-After instead)."""
+SYNC_REQUESTS_PER_ATTEMPT: Final = 4
+"""Requests one sync makes at most: the comments (one page, usually), the ticket update, the tags, one re-sent
+after re-reading the credentials."""
+SYNC_SAFETY_SECONDS: Final = 5
+"""Kept free at the end of a sync invocation for the store writes and the metrics."""

@@ -1,11 +1,13 @@
-"""``python -m workers.redrive [--dry-run] [--limit N]``: look at the routing dead-letter queue and move its
-messages back to the routing queue, for on-call once the cause of the failures is fixed.
+"""``python -m workers.redrive [--queue routing|sync] [--dry-run] [--limit N]``: look at a dead-letter queue and move
+its messages back to its queue, for on-call once the cause of the failures is fixed: the routing DLQ (the default)
+or the sync DLQ (decisions the ticketing system did not take).
 
 SQS's own redrive (StartMessageMoveTask) does not exist in moto, and a tool that only works in AWS is not one
 on-call can rehearse locally, so this moves messages itself: receive from the DLQ, send the same body to the
-routing queue, then delete from the DLQ. A crash between send and delete leaves the message in both queues;
-that is harmless because the worker's conditional decision write routes a ticket once however often its event
-arrives. ``--dry-run`` only lists, and gives the messages back to the DLQ at once.
+queue, then delete from the DLQ. A crash between send and delete leaves the message in both queues; that is
+harmless because the workers are idempotent: the routing worker's conditional decision write routes a ticket once
+however often its event arrives, and the sync worker writes a decision to the ticketing system once. ``--dry-run``
+only lists, and gives the messages back to the DLQ at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ HOLD_SECONDS = 60
 """How long a received DLQ message stays hidden while it is being moved; ample for one send and one delete."""
 MAX_EMPTY_RECEIVES = 3
 """SQS short polls sample servers, so one empty answer does not prove the queue empty; three in a row do."""
+QUEUES = {"routing": ("routing_dlq", "routing_queue"), "sync": ("sync_dlq", "sync_queue")}
+"""Which settings name each dead-letter queue and the queue its messages go back to."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,10 @@ def _timestamp(attributes: dict[str, str], name: str) -> datetime | None:
 
 
 def _ticket_id(body: str) -> str:
+    """The ticket of a TicketReceived (``detail.ticket.ticket_id``) or TicketRouted (``detail.ticket_id``) event."""
     try:
-        ticket_id = json.loads(body)["detail"]["ticket"]["ticket_id"]
+        detail = json.loads(body)["detail"]
+        ticket_id = detail["ticket"]["ticket_id"] if "ticket" in detail else detail["ticket_id"]
     except (ValueError, KeyError, TypeError):
         return "(unreadable)"
     return ticket_id if isinstance(ticket_id, str) else "(unreadable)"
@@ -78,10 +84,11 @@ class Redrive:
         self.target_url = target_url
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Redrive:
+    def for_settings(cls, settings: Settings, queue: str = "routing") -> Redrive:
+        dlq_name, queue_name = (getattr(settings, name) for name in QUEUES[queue])
         sqs = aws.client("sqs", settings)
-        dlq_url = sqs.get_queue_url(QueueName=settings.routing_dlq)["QueueUrl"]
-        return cls(sqs, dlq_url, sqs.get_queue_url(QueueName=settings.routing_queue)["QueueUrl"])
+        dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+        return cls(sqs, dlq_url, sqs.get_queue_url(QueueName=queue_name)["QueueUrl"])
 
     def depth(self) -> int:
         name = "ApproximateNumberOfMessages"
@@ -147,15 +154,17 @@ def letters_table(letters: list[DeadLetter], title: str) -> Table:
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Inspect the routing DLQ and move its messages back.")
+    parser = argparse.ArgumentParser(description="Inspect a dead-letter queue and move its messages back.")
+    parser.add_argument("--queue", choices=sorted(QUEUES), default="routing", help="which DLQ (default routing)")
     parser.add_argument("--dry-run", action="store_true", help="list the messages, move nothing")
     parser.add_argument("--limit", type=int, default=1000, help="at most this many messages (default 1000)")
     args = parser.parse_args(argv)
     console = console or Console()
     settings = get_settings()
-    redrive = Redrive.for_settings(settings)
+    redrive = Redrive.for_settings(settings, args.queue)
+    dlq_name, queue_name = (getattr(settings, name) for name in QUEUES[args.queue])
     depth = redrive.depth()
-    console.print(f"{settings.routing_dlq}: about {depth} message(s)")
+    console.print(f"{dlq_name}: about {depth} message(s)")
 
     if args.dry_run:
         letters = redrive.peek(args.limit)
@@ -163,11 +172,11 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         return 0
 
     total = min(depth, args.limit)
-    with Progress(TextColumn("moving to " + settings.routing_queue), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("moving to " + queue_name), BarColumn(), MofNCompleteColumn(),
                   console=console) as progress:
         task = progress.add_task("redrive", total=total)
         moved = redrive.move(args.limit, on_moved=lambda _letter: progress.advance(task))
-    console.print(letters_table(moved, f"moved {len(moved)} message(s) back to {settings.routing_queue}"))
+    console.print(letters_table(moved, f"moved {len(moved)} message(s) back to {queue_name}"))
     return 0
 
 

@@ -55,6 +55,34 @@ def test_routed_ticket_shows_the_full_decision(client: Any, aws: Aws, store: Tic
     assert RoutingDecision.model_validate(ticket["decision"]) == decision
 
 
+def test_a_decision_shows_where_it_stands_in_the_ticketing_system(client: Any, aws: Aws, store: TicketStore) -> None:
+    for ticket_id in ("SYNC-1", "SYNC-2", "SYNC-3"):
+        submit(client, ticket_id)
+        route(store, ticket_id)
+    store.mark_synced("SYNC-2")
+    assert store.mark_sync_failed("SYNC-3", "TicketNotFoundError: Zendesk has no such ticket")
+
+    views = {ticket_id: get(client, f"/tickets/{ticket_id}")[1] for ticket_id in ("SYNC-1", "SYNC-2", "SYNC-3")}
+    listed = {name: get(client, f"/tickets?sync_status={name}")[1] for name in ("pending", "synced", "failed")}
+
+    assert [views[t]["sync_status"] for t in ("SYNC-1", "SYNC-2", "SYNC-3")] == ["pending", "synced", "failed"]
+    assert views["SYNC-2"]["synced_at"] and views["SYNC-3"]["sync_failure"].startswith("TicketNotFoundError")
+    assert {name: [item["ticket_id"] for item in page["items"]] for name, page in listed.items()} == {
+        "pending": ["SYNC-1"],
+        "synced": ["SYNC-2"],
+        "failed": ["SYNC-3"],
+    }
+
+
+def test_the_sync_status_parameter_names_every_sync_status() -> None:
+    from typing import get_args
+
+    from chalice_app.models import SyncStatusName
+    from datalayer.records import SyncStatus
+
+    assert set(get_args(SyncStatusName)) == {status.value for status in SyncStatus}
+
+
 def test_failed_ticket_shows_why(client: Any, aws: Aws, store: TicketStore) -> None:
     submit(client, "TCK-3")
     assert store.mark_failed("TCK-3", "RuntimeError: model missing")
@@ -129,8 +157,10 @@ def test_default_page_size_is_20(client: Any, aws: Aws, store: TicketStore) -> N
         "?customer_id=C-1&limit=101",
         "?customer_id=C-1&limit=ten",
         "?customer_id=C-1&colour=red",
+        "?sync_status=lost",
+        "?team=Billing&sync_status=failed",
     ],
-    ids=["neither", "both", "empty", "limit0", "limit101", "limit-text", "unknown"],
+    ids=["neither", "both", "empty", "limit0", "limit101", "limit-text", "unknown", "sync-status", "team-and-sync"],
 )
 def test_bad_query_is_a_400(client: Any, aws: Aws, query: str) -> None:
     status, answer = get(client, f"/tickets{query}")

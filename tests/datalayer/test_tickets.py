@@ -175,3 +175,21 @@ def test_racing_decisions_have_exactly_one_winner(store: TicketStore, ticket: Ti
     assert wins.count(True) == 1
     record = store.get("TCK-1")
     assert record is not None and record.team == teams[wins.index(True)]
+
+
+def test_one_delivery_at_a_time_writes_a_decision_to_the_ticketing_system(
+    store: TicketStore, ticket: Ticket, clock: FakeClock
+) -> None:
+    store.create_if_absent(ticket)
+    decide(store, "TCK-1", make_decision("TCK-1"), "routed")
+
+    assert store.claim_sync("TCK-1", lease_s=90) is True
+    assert store.claim_sync("TCK-1", lease_s=90) is False  # a concurrent delivery waits
+    clock.advance(91)
+    assert store.claim_sync("TCK-1", lease_s=90) is True  # the holder died: its lease ran out
+    store.release_sync_claim("TCK-1")
+    assert store.claim_sync("TCK-1", lease_s=90) is True  # released early: the next delivery need not wait
+    store.mark_synced("TCK-1")
+    clock.advance(91)
+    assert store.claim_sync("TCK-1", lease_s=90) is False  # synced: nothing left to claim
+    assert store.claim_sync("TCK-404", lease_s=90) is False

@@ -12,7 +12,7 @@ from datalayer.settings import Settings
 from datalayer.types import Ticket
 from infra.resources import SAMPLE_CUSTOMERS, provision, seed_customers
 from tests.factories import make_decision
-from workers.limits import MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
+from workers.limits import MAX_RECEIVE_COUNT, SYNC_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
 
 
 def test_tickets_table_has_the_contract_layout(session: boto3.session.Session, settings: Settings) -> None:
@@ -107,6 +107,26 @@ def test_ticket_routed_events_do_not_loop_back_into_the_routing_queue(
     publisher.publish_routed("T-1", make_decision("T-1"), "routed")
     sqs = session.client("sqs")
     assert "Messages" not in sqs.receive_message(QueueUrl=provisioned.routing_queue_url)
+
+
+def test_ticket_routed_reaches_the_sync_queue_and_only_it(session: boto3.session.Session, settings: Settings) -> None:
+    provisioned = provision(settings, session=session)
+    publisher = EventPublisher(settings, events_client=session.client("events"))
+    publisher.publish_received(Ticket(ticket_id="T-1", customer_id="CUST-CON-0002", subject="No internet"))
+    publisher.publish_routed("T-1", make_decision("T-1"), "routed")
+
+    sqs = session.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=provisioned.sync_queue_url, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["detail-type"] == "TicketRouted" and body["detail"]["ticket_id"] == "T-1"
+    attributes = sqs.get_queue_attributes(QueueUrl=provisioned.sync_queue_url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) == 6 * SYNC_WORKER_TIMEOUT_SECONDS
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": provisioned.sync_dlq_arn,
+        "maxReceiveCount": MAX_RECEIVE_COUNT,
+    }
+    [statement] = json.loads(attributes["Policy"])["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": provisioned.sync_rule_arn}}
 
 
 def test_seeded_customers_read_back_through_the_store(session: boto3.session.Session, settings: Settings) -> None:

@@ -64,3 +64,18 @@ def test_command_line(queues: Redrive, argv: list[str], left: int, heading: str)
     text = output.getvalue()
     assert "about 14 message(s)" in text and heading in text
     assert queues.depth() == left
+
+
+def test_the_sync_dlq_is_redriven_to_the_sync_queue(sqs: Any) -> None:
+    from workers.redrive import dead_letter
+
+    provisioned = provision(get_settings())
+    body = '{"detail-type": "TicketRouted", "detail": {"ticket_id": "4711"}}'
+    sqs.send_message(QueueUrl=provisioned.sync_dlq_url, MessageBody=body)
+    output = io.StringIO()
+
+    assert redrive.main(["--queue", "sync"], console=Console(file=output, width=200)) == 0
+
+    assert "moved 1 message(s) back to switchboard-test-sync" in output.getvalue()
+    [message] = sqs.receive_message(QueueUrl=provisioned.sync_queue_url)["Messages"]
+    assert dead_letter(message).ticket_id == "4711"
