@@ -72,11 +72,10 @@ def ticketing_webhook() -> Response:
     whatever the body says now."""
     settings = get_settings()
     request = api.current_request
-    secret = settings.ticketing_webhook_secret
     verify_signature(
         request.headers,
         request.raw_body,
-        secret.get_secret_value() if secret is not None else None,
+        deps.webhook_secret.get().value(),
         now=datetime.now(UTC),
         window_s=settings.webhook_replay_window_s,
     )

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from chalice_app.health import HealthCheck
 from datalayer.publisher import EventPublisher
+from datalayer.secrets import SecretError, SecretReader
 from datalayer.settings import Settings, get_settings
 from datalayer.tickets import TicketStore
 
@@ -42,12 +43,31 @@ class Provider(Generic[T]):
         self._instance, self._built_for, self._overridden = None, None, False
 
 
+class WebhookSigningSecret:
+    """The ticketing webhook's signing secret: the setting when given (local stack), else the
+    ``webhook_signing_secret`` field of the ticketing credentials in Secrets Manager (deployed stages)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._secrets = SecretReader(settings)
+
+    def value(self) -> str | None:
+        if self._settings.ticketing_webhook_secret is not None:
+            return self._settings.ticketing_webhook_secret.get_secret_value()
+        try:
+            value = self._secrets.get(self._settings.ticketing_secret).get("webhook_signing_secret")
+        except SecretError:
+            return None  # not configured: every webhook is refused (closed, not open)
+        return value if isinstance(value, str) else None
+
+
 store: Provider[TicketStore] = Provider(TicketStore)
 publisher: Provider[EventPublisher] = Provider(EventPublisher)
 health: Provider[HealthCheck] = Provider(HealthCheck)
+webhook_secret: Provider[WebhookSigningSecret] = Provider(WebhookSigningSecret)
 
 
 def reset_all() -> None:
     """Forget every instance and override."""
-    for provider in (store, publisher, health):
+    for provider in (store, publisher, health, webhook_secret):
         provider.reset()

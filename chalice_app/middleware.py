@@ -1,8 +1,9 @@
 """The API's single error boundary and access log, as Chalice HTTP middleware.
 
 Middleware wraps Chalice's own request handling, which is what makes it the one place that sees
-everything: the API key is checked before Chalice looks at the route (so a bad key is a 401 even when
-the body is also wrong), ``ApiError`` raised by a view is rendered here, and the errors Chalice answers
+everything: the API key is checked (where the app checks it; deployed, API Gateway does) before Chalice looks
+at the route (so a bad key is a 401 even when the body is also wrong), ``ApiError`` raised by a view is rendered
+here, and the errors Chalice answers
 by itself (405, 415, and the 500 of an unexpected exception, which Chalice logs with its stack trace)
 are rewritten into the API's envelope. Nothing here ever sends a stack trace to a client.
 """
@@ -32,8 +33,9 @@ def error_boundary(public_paths: frozenset[str]) -> Middleware:
         started = time.perf_counter()
         route = request.context.get("resourcePath", "")
         try:
-            if route not in public_paths:
-                require_api_key(request.headers, get_settings().api_keys)
+            settings = get_settings()
+            if route not in public_paths and settings.api_auth == "app":
+                require_api_key(request.headers, settings.api_keys)
             response = get_response(request)
             if is_chalice_error(response):
                 response = _render(from_chalice_error(response), route)

@@ -3,7 +3,7 @@
 Authentication is the webhook's signature alone, as Zendesk signs it, so the route is exempt from the API key:
 
 * ``X-Zendesk-Webhook-Signature`` = base64(HMAC-SHA256(signing secret, timestamp + raw body)), compared in
-  constant time with what we compute from ``settings.ticketing_webhook_secret``;
+  constant time with what we compute from the signing secret (``chalice_app.deps.WebhookSigningSecret``);
 * ``X-Zendesk-Webhook-Signature-Timestamp`` (ISO 8601, as Zendesk sends it, or epoch seconds) within
   ``settings.webhook_replay_window_s`` of our clock, either way: an older request is a replay.
 

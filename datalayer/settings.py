@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -115,8 +115,12 @@ class Settings(BaseSettings):
     event_source: str = "switchboard.tickets"
 
     # -- REST API ------------------------------------------------------------------------------------------
+    api_auth: Literal["app", "gateway"] = "app"
+    """Who checks ``x-api-key``: ``app`` (the local server, which has no gateway) against ``api_keys``, or
+    ``gateway`` (deployed stages: API Gateway checks the key against the usage plan before the app runs)."""
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
-    """Keys accepted in ``x-api-key``. None configured: the API refuses every request (closed, not open)."""
+    """Keys accepted in ``x-api-key`` when the app checks them. None configured: the API refuses every request
+    (closed, not open)."""
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     retry_after_seconds: int = Field(default=5, ge=0)
     """Retry-After of the API's 503 answers."""
@@ -183,7 +187,8 @@ class Settings(BaseSettings):
     ticketing_groups: dict[str, int] = Field(default_factory=dict)
     """Team name → the ticketing system's group id (JSON in ``SWITCHBOARD_TICKETING_GROUPS``)."""
     ticketing_webhook_secret: SecretStr | None = None
-    """Signing secret of the ticketing system's webhook (``POST /webhooks/ticketing``)."""
+    """Signing secret of the ticketing system's webhook (``POST /webhooks/ticketing``); None: the API reads
+    ``webhook_signing_secret`` from the ``ticketing_secret`` in Secrets Manager (deployed stages)."""
     webhook_replay_window_s: int = Field(default=300, gt=0)
     """How old a signed webhook may be: older ones are refused as replays."""
 

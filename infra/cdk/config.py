@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ class StageConfig:
     """Regions a cross-region inference profile routes to: the foundation model is granted in each."""
     agent_daily_budget_usd: float
     alarm_emails: tuple[str, ...]
+    ticketing_base_url: str | None = None
+    """The ticketing system decisions are synced to (``https://<subdomain>.zendesk.com``); None: not synced."""
+    ticketing_groups: Mapping[str, int] = field(default_factory=dict)
+    """Team name → the ticketing system's group id."""
 
     @property
     def foundation_model_id(self) -> str:
@@ -100,6 +104,8 @@ def stage_config(stage: str, context: Mapping[str, Any] | None = None) -> StageC
             agent_model_regions=tuple(raw["agentModelRegions"]),
             agent_daily_budget_usd=float(raw["agentDailyBudgetUsd"]),
             alarm_emails=tuple(raw.get("alarmEmails", ())),
+            ticketing_base_url=raw.get("ticketingBaseUrl"),
+            ticketing_groups={team: int(group) for team, group in raw.get("ticketingGroups", {}).items()},
         )
     except KeyError as missing:
         raise StageConfigError(f"stage {stage!r} in cdk.json has no {missing}") from missing

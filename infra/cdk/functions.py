@@ -5,7 +5,7 @@ Chalice decides the functions from ``app.py`` (handlers, schedules, queue subscr
 function uses (its least-privilege role is generated from that), which queue feeds it (partial batch responses,
 maximum concurrency, its dead-letter alarm) and how it is named in each stage.
 
-Adding a worker (the ticketing sync, say) is one entry here, its queue and rule in ``infra.resources`` and its
+Adding a worker (as the ticketing sync was) is one entry here, its queue and rule in ``infra.resources`` and its
 handler in ``app.py``; the role, alarms, dashboard rows, alias and gradual deployment follow.
 """
 
@@ -14,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datalayer.tables import BY_CUSTOMER, BY_STATUS, BY_TEAM
-from workers.limits import AGENT_MAX_CONCURRENCY, AGENT_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
+from workers.limits import (
+    AGENT_MAX_CONCURRENCY,
+    AGENT_WORKER_TIMEOUT_SECONDS,
+    SYNC_MAX_CONCURRENCY,
+    SYNC_WORKER_TIMEOUT_SECONDS,
+    WORKER_TIMEOUT_SECONDS,
+)
 
 APP_NAME = "switchboard"
 """``app_name`` in ``.chalice/config.json``; Chalice names functions ``<app>-<stage>-<function>``."""
@@ -80,6 +86,7 @@ API = LambdaFunction(
         describes_bus=True,
         describes_tables=("tickets",),
         looks_up_queues=("routing_queue",),
+        reads_secrets=("ticketing_credentials",),
     ),
 )
 ROUTING_WORKER = LambdaFunction(
@@ -118,6 +125,19 @@ AGENT_WORKER = LambdaFunction(
         reads_secrets=("agent_api_key",),
     ),
 )
+SYNC_WORKER = LambdaFunction(
+    name="sync_decisions",
+    logical_id="SyncDecisions",
+    max_concurrency=SYNC_MAX_CONCURRENCY,
+    timeout_s=SYNC_WORKER_TIMEOUT_SECONDS,
+    needs=Needs(
+        tables=(TableAccess("tickets", ("dynamodb:GetItem", "dynamodb:UpdateItem")),),
+        consumes="sync_queue",
+        looks_up_queues=("sync_dlq",),
+        sends_to=("sync_dlq",),
+        reads_secrets=("ticketing_credentials",),
+    ),
+)
 SWEEP = LambdaFunction(
     name="sweep_stuck_tickets",
     logical_id="SweepStuckTickets",
@@ -129,6 +149,6 @@ SWEEP = LambdaFunction(
     ),
 )
 
-FUNCTIONS: tuple[LambdaFunction, ...] = (API, ROUTING_WORKER, AGENT_WORKER, SWEEP)
+FUNCTIONS: tuple[LambdaFunction, ...] = (API, ROUTING_WORKER, AGENT_WORKER, SYNC_WORKER, SWEEP)
 WORKERS: tuple[LambdaFunction, ...] = tuple(f for f in FUNCTIONS if f.needs.consumes)
 """The SQS consumers: partial batch responses, an error-rate alarm, their queue's dead-letter alarm."""

@@ -7,6 +7,7 @@ Both build the functions' environment and IAM from the same ``DataPlane``, so ne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -15,8 +16,9 @@ from datalayer.tables import all_tables
 from infra.cdk.config import StageConfig
 from infra.resources import Stack, define
 
-SECRETS = ("agent_api_key",)
-"""Secrets the data stack holds (the model provider's key; the ticketing credentials join when the sync does)."""
+SECRETS = ("agent_api_key", "ticketing_credentials")
+"""Secrets the data stack holds: the model provider's key, and the ticketing system's credentials (JSON: email,
+api_token, webhook_signing_secret)."""
 LAYER_MODELS_DIR = "/opt/models"
 """Where the layer's ``models/`` folder appears in Lambda (layers are extracted under /opt)."""
 SHIPPED_MODEL = "telecom"
@@ -128,6 +130,8 @@ def function_environment(plane: DataPlane, config: StageConfig) -> dict[str, str
         name = getattr(settings, field)
         if name in table_setting:
             environment[f"SWITCHBOARD_{field.upper()}"] = plane.tables[table_setting[name]].name
+        elif field == "ticketing_secret":
+            environment[f"SWITCHBOARD_{field.upper()}"] = plane.secrets["ticketing_credentials"]
         elif name == plane.event_bus.name:
             environment[f"SWITCHBOARD_{field.upper()}"] = plane.event_bus.name
         else:
@@ -141,8 +145,11 @@ def function_environment(plane: DataPlane, config: StageConfig) -> dict[str, str
             "SWITCHBOARD_AGENT_DAILY_BUDGET_USD": str(config.agent_daily_budget_usd),
             "SWITCHBOARD_AGENT_API_KEY_SECRET": plane.secrets["agent_api_key"],
             "SWITCHBOARD_API_AUTH": "gateway",
+            "SWITCHBOARD_TICKETING_GROUPS": json.dumps(dict(config.ticketing_groups), sort_keys=True),
             "POWERTOOLS_METRICS_NAMESPACE": "Switchboard",
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         }
     )
+    if config.ticketing_base_url:
+        environment["SWITCHBOARD_TICKETING_BASE_URL"] = config.ticketing_base_url
     return environment

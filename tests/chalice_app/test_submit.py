@@ -11,6 +11,7 @@ import pytest
 from chalice_app import deps
 from datalayer.errors import StoreError
 from datalayer.publisher import EventPublisher
+from datalayer.settings import get_settings, use_settings
 from datalayer.tickets import TicketStore
 from tests.support import AUTH, OTHER_API_KEY, Aws, BrokenEvents, post_ticket, ticket_payload
 
@@ -240,3 +241,13 @@ def test_json_that_is_not_an_object_is_a_422(client: Any, aws: Aws, document: An
     response = post_ticket(client, document)
 
     assert response.status_code == 422
+
+
+def test_behind_api_gateway_the_gateway_checks_the_key(client: Any, aws: Aws) -> None:
+    """Deployed (``SWITCHBOARD_API_AUTH=gateway``) API Gateway has checked the key against the usage plan before the
+    app runs; the app then lets the request through whatever its own key list says."""
+    use_settings(get_settings().derive(api_auth="gateway", api_keys=()))
+
+    response = post_ticket(client, ticket_payload("TCK-GW"), headers={"content-type": "application/json"})
+
+    assert response.status_code == 202

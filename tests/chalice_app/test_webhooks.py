@@ -237,3 +237,13 @@ def test_a_body_over_the_limit_is_a_413(client: Any, aws: Aws, signing_secret: s
     response = deliver(client, zendesk_body(4711, description="x" * 70_000))
 
     assert response.status_code == 413
+
+
+def test_deployed_the_signing_secret_is_read_from_the_ticketing_credentials(client: Any, aws: Aws) -> None:
+    """No secret in the environment: the API reads ``webhook_signing_secret`` from Secrets Manager."""
+    from datalayer.secrets import SecretReader
+
+    SecretReader(aws.settings).put(aws.settings.ticketing_secret, {"webhook_signing_secret": SECRET})
+
+    assert deliver(client, zendesk_body(4712)).status_code == 202
+    assert deliver(client, zendesk_body(4713), secret="not-the-secret").status_code == 401

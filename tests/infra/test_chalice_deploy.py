@@ -28,11 +28,11 @@ import pytest
 
 from infra.cdk.config import ROOT, api_key_output, data_stack_name, stage_config
 from infra.cdk.dev import finish, prepare
-from infra.cdk.functions import AGENT_WORKER, FUNCTIONS, WORKERS
+from infra.cdk.functions import AGENT_WORKER, FUNCTIONS, ROUTING_WORKER, SYNC_WORKER, WORKERS
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, named_resources, stage_settings
 from infra.resources import provision
 from tests.infra.test_iam import wildcards
-from workers.limits import AGENT_MAX_CONCURRENCY, BATCH_SIZE
+from workers.limits import BATCH_SIZE, SYNC_BATCH_SIZE
 
 STAGE = "dev"
 REGION = "us-east-1"
@@ -157,11 +157,10 @@ def test_sqs_event_sources_report_partial_batches(deployed: dict[str, Any]) -> N
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["EventSourceArn"] == deployed["outputs"][
             f"Queue{''.join(p.capitalize() for p in worker.needs.consumes.split('_'))}Arn"]
-        if worker is AGENT_WORKER:
-            assert mapping["ScalingConfig"] == {"MaximumConcurrency": AGENT_MAX_CONCURRENCY}
-            assert mapping["BatchSize"] == 1
-        else:
-            assert mapping["BatchSize"] == BATCH_SIZE
+        if worker.max_concurrency:
+            assert mapping["ScalingConfig"] == {"MaximumConcurrency": worker.max_concurrency}
+        batch_sizes = {ROUTING_WORKER: BATCH_SIZE, AGENT_WORKER: 1, SYNC_WORKER: SYNC_BATCH_SIZE}
+        assert mapping["BatchSize"] == batch_sizes[worker]
 
 
 def test_the_api_requires_a_key_bound_to_the_usage_plan(deployed: dict[str, Any]) -> None:

@@ -96,4 +96,4 @@ def test_the_local_stack_builds_what_the_data_stack_deploys(
 ) -> None:
     expected = deployed(synthesized[stage].data)
     assert local(session, stage) == expected
-    assert len(expected) == 1 + 4 + 5 + 1, "bus, four tables, five queues, one rule"
+    assert len(expected) == 1 + 4 + 7 + 2, "bus, four tables, seven queues, two rules"

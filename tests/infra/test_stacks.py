@@ -23,6 +23,7 @@ from workers.limits import (
     API_MEMORY_MB,
     BATCH_SIZE,
     MAX_RECEIVE_COUNT,
+    SYNC_WORKER_MEMORY_MB,
     WORKER_MEMORY_MB,
     WORKER_TIMEOUT_SECONDS,
 )
@@ -30,7 +31,11 @@ from workers.limits import (
 RETAIN_EXCEPT_ON_CREATE = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
                   "AWS::Events::Archive", "AWS::ApiGateway::ApiKey")
-MEMORY = {"route_tickets": WORKER_MEMORY_MB, "decide_unsure_tickets": AGENT_WORKER_MEMORY_MB}
+MEMORY = {
+    "route_tickets": WORKER_MEMORY_MB,
+    "decide_unsure_tickets": AGENT_WORKER_MEMORY_MB,
+    "sync_decisions": SYNC_WORKER_MEMORY_MB,
+}
 """The rest get the app's default, the API's memory."""
 
 
