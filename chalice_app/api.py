@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
-from chalice_app import deps
+from chalice_app import correlation, deps
 from chalice_app.errors import ConflictError, InvalidQueryError, NotFoundError, ServiceUnavailableError
 from chalice_app.health import OK
 from chalice_app.middleware import error_boundary
@@ -100,11 +100,11 @@ def _ingest(
     """
     store, publisher = deps.store.get(), deps.publisher.get()
     try:
-        record, created = store.create_if_absent(ticket)
+        record, created = store.create_if_absent(ticket, correlation.current())
         if not created:
             on_resubmission(record, ticket)
         if not record.published:
-            publisher.publish_received(record.ticket)
+            publisher.publish_received(record.ticket, record.correlation_id)
             store.mark_published(record.ticket_id)
     except (StoreError, PublishError) as exc:
         raise _unavailable() from exc

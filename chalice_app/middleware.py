@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger
 from chalice import Response
 from chalice.app import Request
 
+from chalice_app import correlation
 from chalice_app.auth import require_api_key
 from chalice_app.errors import ApiError, InternalError, from_chalice_error, is_chalice_error
 from datalayer.settings import get_settings
@@ -32,6 +33,9 @@ def error_boundary(public_paths: frozenset[str]) -> Middleware:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
         started = time.perf_counter()
         route = request.context.get("resourcePath", "")
+        correlation_id = correlation.from_request(request.headers, request.context)
+        token = correlation.bind(correlation_id)
+        logger.set_correlation_id(correlation_id)
         try:
             settings = get_settings()
             if route not in public_paths and settings.api_auth == "app":
@@ -44,6 +48,9 @@ def error_boundary(public_paths: frozenset[str]) -> Middleware:
         except Exception:
             logger.exception("unhandled error in the API middleware", extra={"route": route})
             response = InternalError().to_response()
+        finally:
+            correlation.unbind(token)
+        response.headers[correlation.CORRELATION_HEADER] = correlation_id
         if not isinstance(response.body, str | bytes):
             response.headers.setdefault("Content-Type", "application/json")
         logger.info(

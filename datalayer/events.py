@@ -43,6 +43,8 @@ class TicketReceivedDetail(EventDetail):
     DETAIL_TYPE: ClassVar[str] = TICKET_RECEIVED
 
     ticket: Ticket
+    correlation_id: str | None = None
+    """The API request's id, carried by every event and message about the ticket (logs join on it)."""
 
 
 class TicketRoutedDetail(EventDetail):
@@ -55,10 +57,14 @@ class TicketRoutedDetail(EventDetail):
     confidence: float = Field(ge=0, le=1)
     priority: PriorityLevel
     model_version: str
+    correlation_id: str | None = None
 
     @classmethod
-    def of(cls, ticket_id: str, decision: RoutingDecision, status: str) -> TicketRoutedDetail:
+    def of(
+        cls, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None = None
+    ) -> TicketRoutedDetail:
         return cls(
+            correlation_id=correlation_id,
             ticket_id=ticket_id,
             status=status,
             team=decision.team,
@@ -76,6 +82,7 @@ class AgentRequest(BaseModel):
 
     ticket_id: str
     deferred_reason: str
+    correlation_id: str | None = None
 
     @classmethod
     def parse(cls, body: str) -> AgentRequest:

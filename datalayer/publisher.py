@@ -29,11 +29,13 @@ class EventPublisher:
     def _client(self) -> Any:
         return self._client_override if self._client_override is not None else aws.client("events", self._settings)
 
-    def publish_received(self, ticket: Ticket) -> None:
-        self.publish(TicketReceivedDetail(ticket=ticket))
+    def publish_received(self, ticket: Ticket, correlation_id: str | None = None) -> None:
+        self.publish(TicketReceivedDetail(ticket=ticket, correlation_id=correlation_id))
 
-    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
-        self.publish(TicketRoutedDetail.of(ticket_id, decision, status))
+    def publish_routed(
+        self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None = None
+    ) -> None:
+        self.publish(TicketRoutedDetail.of(ticket_id, decision, status, correlation_id))
 
     def publish(self, detail: EventDetail) -> None:
         entry = {

@@ -104,6 +104,8 @@ class TicketRecord(TicketSummary):
     failure_reason: str | None = None
     processing_time_ms: float | None = None
     routed_event_sent: bool = False
+    correlation_id: str | None = None
+    """The id the API gave the request that brought the ticket in; every log line and event about it carries it."""
     sync_status: SyncStatus | None = None
     synced_at: str | None = None
     sync_failure: str | None = None
@@ -125,6 +127,7 @@ class TicketRecord(TicketSummary):
             failure_reason=item.get("failure_reason"),
             processing_time_ms=_float(item.get("processing_time_ms")),
             routed_event_sent=bool(item.get("routed_event_sent", False)),
+            correlation_id=item.get("correlation_id"),
             sync_status=SyncStatus(item["sync_status"]) if item.get("sync_status") else None,
             synced_at=item.get("synced_at"),
             sync_failure=item.get("sync_failure"),

@@ -45,7 +45,7 @@ class TicketStore:
 
     # -- tickets: API side ---------------------------------------------------------------------
 
-    def create_if_absent(self, ticket: Ticket) -> tuple[TicketRecord, bool]:
+    def create_if_absent(self, ticket: Ticket, correlation_id: str | None = None) -> tuple[TicketRecord, bool]:
         """Store a new ticket as ``received``; if its id exists, return the stored record and False."""
         now = self._clock()
         stamp = utc_iso(now)
@@ -61,6 +61,8 @@ class TicketStore:
             "publish_count": 0,
             EXPIRES_AT: int(now.timestamp()) + self._settings.ticket_ttl_days * 86_400,
         }
+        if correlation_id:
+            item["correlation_id"] = correlation_id
         with dynamodb_errors("put_item"):
             try:
                 self._tickets.put_item(Item=item, ConditionExpression="attribute_not_exists(ticket_id)")

@@ -152,7 +152,9 @@ class ServiceStatusSource(Protocol):
 
 
 class Publisher(Protocol):
-    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None: ...
+    def publish_routed(
+        self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None = None
+    ) -> None: ...
 
 
 class Budget(Protocol):
@@ -267,6 +269,7 @@ class AgentWorker:
         try:
             request = AgentRequest.parse(record["body"])
             ticket_id = request.ticket_id
+            logger.set_correlation_id(request.correlation_id)
             outcome = self._handle(request, last)
         except GiveBack as giving_back:
             self.requeue(record, AGENT_RETRY_DELAY_SECONDS)
@@ -300,7 +303,7 @@ class AgentWorker:
             raise TicketNotStored(request.ticket_id)
         status = TicketStatus(stored.status)
         if status.is_final:
-            return self._already_final(request.ticket_id, stored)
+            return self._already_final(request, stored)
         if status is not TicketStatus.AWAITING_AGENT or stored.decision is None:
             logger.warning(
                 "agent request for a ticket not awaiting the agent",
@@ -309,18 +312,20 @@ class AgentWorker:
             return Outcome.DUPLICATE
         provisional = RoutingDecision.model_validate(stored.decision)
         if self.agent is None:
-            return self._fall_back(request.ticket_id, provisional, FallbackCause.NO_PROVIDER, "no model provider")
+            return self._fall_back(request, provisional, FallbackCause.NO_PROVIDER, "no model provider")
         if not self.circuit.allow():
-            return self._fall_back(request.ticket_id, provisional, FallbackCause.CIRCUIT_OPEN, "provider circuit open")
+            return self._fall_back(request, provisional, FallbackCause.CIRCUIT_OPEN, "provider circuit open")
         if not self.tickets.claim_agent_call(request.ticket_id, lease_s=AGENT_WORKER_TIMEOUT_SECONDS):
             raise AgentCallInFlight(request.ticket_id)
         reservation = self.budget.reserve(self._worst_case_usd(), self.settings.agent_max_total_tokens)
         if reservation is None:
             self.metrics.add("CascadeLocalOnly", 1)
-            return self._fall_back(request.ticket_id, provisional, FallbackCause.BUDGET_EXHAUSTED, "daily budget spent")
-        return self._ask(stored.ticket, provisional, reservation, last)
+            return self._fall_back(request, provisional, FallbackCause.BUDGET_EXHAUSTED, "daily budget spent")
+        return self._ask(request, stored.ticket, provisional, reservation, last)
 
-    def _ask(self, ticket: Ticket, provisional: RoutingDecision, reservation: Reservation, last: bool) -> Outcome:
+    def _ask(
+        self, request: AgentRequest, ticket: Ticket, provisional: RoutingDecision, reservation: Reservation, last: bool
+    ) -> Outcome:
         customer = self.customers.get(ticket.customer_id)
         service = self.service_status.status_for(customer)
         context = AgentContext(
@@ -337,19 +342,17 @@ class AgentWorker:
         except AgentOutputError as error:
             self._settle(reservation, error)
             self.circuit.record_success()  # the provider answered; the answers were unusable
-            return self._fall_back(ticket.ticket_id, provisional, fallback_cause(error), str(error), started)
+            return self._fall_back(request, provisional, fallback_cause(error), str(error), started)
         except (AgentThrottledError, AgentTimeoutError) as error:
             self._settle(reservation, error)
             cause = fallback_cause(error)
             self.metrics.add("AgentThrottled" if cause is FallbackCause.THROTTLED else "AgentTimeouts", 1)
-            return self._give_back_or_fall_back(ticket.ticket_id, provisional, cause, str(error), last, started)
+            return self._give_back_or_fall_back(request, provisional, cause, str(error), last, started)
         except AgentProviderError as error:
             self._settle(reservation, error)
             opened = self.circuit.record_failure() is CircuitState.OPEN
             cause = fallback_cause(error)
-            return self._give_back_or_fall_back(
-                ticket.ticket_id, provisional, cause, str(error), last or opened, started
-            )
+            return self._give_back_or_fall_back(request, provisional, cause, str(error), last or opened, started)
         self.budget.settle(reservation, answer.cost_usd, answer.input_tokens + answer.output_tokens)
         self.circuit.record_success()
         usage = AgentUsage(
@@ -368,7 +371,7 @@ class AgentWorker:
             ticket.ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS
         ):
             return Outcome.DUPLICATE
-        self._announce(ticket.ticket_id, final, status)
+        self._announce(request, final, status)
         self.metrics.add("AgentDecisions", 1)
         self.metrics.add("AgentCostUSD", answer.cost_usd, MetricUnit.NoUnit)
         self.metrics.add("AgentTokens", answer.input_tokens + answer.output_tokens)
@@ -400,7 +403,7 @@ class AgentWorker:
 
     def _give_back_or_fall_back(
         self,
-        ticket_id: str,
+        request: AgentRequest,
         provisional: RoutingDecision,
         cause: FallbackCause,
         detail: str,
@@ -408,15 +411,15 @@ class AgentWorker:
         started: float,
     ) -> Outcome:
         if finalise:
-            return self._fall_back(ticket_id, provisional, cause, detail, started)
-        self.tickets.release_agent_claim(ticket_id)
+            return self._fall_back(request, provisional, cause, detail, started)
+        self.tickets.release_agent_claim(request.ticket_id)
         raise GiveBack(cause)
 
     # -- endings -----------------------------------------------------------------------------------------------
 
     def _fall_back(
         self,
-        ticket_id: str,
+        request: AgentRequest,
         provisional: RoutingDecision,
         cause: FallbackCause,
         detail: str,
@@ -431,27 +434,30 @@ class AgentWorker:
         )
         final = fall_back(provisional, usage, detail)
         status = TicketStatus.NEEDS_REVIEW
-        if not self.tickets.finalize_decision(ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS):
+        if not self.tickets.finalize_decision(
+            request.ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS
+        ):
             return Outcome.DUPLICATE
-        self._announce(ticket_id, final, status)
+        self._announce(request, final, status)
         self.metrics.add("AgentFallbacks", 1, cause=cause.value)
         logger.warning(
-            "agent fallback: fast decision final, manual review", extra={"ticket_id": ticket_id, "cause": cause}
+            "agent fallback: fast decision final, manual review",
+            extra={"ticket_id": request.ticket_id, "cause": cause},
         )
         return Outcome.FELL_BACK
 
-    def _already_final(self, ticket_id: str, stored: StoredTicket) -> Outcome:
+    def _already_final(self, request: AgentRequest, stored: StoredTicket) -> Outcome:
         if stored.routed_event_sent:
             return Outcome.DUPLICATE
-        if not self.tickets.claim_announcement(ticket_id, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS):
-            raise AnnouncementInFlight(ticket_id)
+        if not self.tickets.claim_announcement(request.ticket_id, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS):
+            raise AnnouncementInFlight(request.ticket_id)
         decision = RoutingDecision.model_validate(stored.decision)
-        self._announce(ticket_id, decision, stored.status)
+        self._announce(request, decision, stored.status)
         return Outcome.EVENT_REPAIRED
 
-    def _announce(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
-        self.publisher.publish_routed(ticket_id, decision, status)
-        self.tickets.mark_routed_event_sent(ticket_id)
+    def _announce(self, request: AgentRequest, decision: RoutingDecision, status: str) -> None:
+        self.publisher.publish_routed(request.ticket_id, decision, status, request.correlation_id)
+        self.tickets.mark_routed_event_sent(request.ticket_id)
 
     def _on_failure(
         self, message_id: str, ticket_id: str | None, receive_count: int, last: bool, error: Exception
@@ -466,7 +472,8 @@ class AgentWorker:
             stored = self.tickets.get(ticket_id)
             if stored is not None and stored.status == TicketStatus.AWAITING_AGENT and stored.decision is not None:
                 provisional = RoutingDecision.model_validate(stored.decision)
-                self._fall_back(ticket_id, provisional, FallbackCause.WORKER_ERROR, reason)
+                request = AgentRequest(ticket_id=ticket_id, deferred_reason=provisional.deferred_reason or "")
+                self._fall_back(request, provisional, FallbackCause.WORKER_ERROR, reason)
         except Exception:
             logger.exception("could not finalise the fast decision", extra=fields)
 

@@ -103,7 +103,9 @@ class AgentRequests(Protocol):
 
 
 class Publisher(Protocol):
-    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None: ...
+    def publish_routed(
+        self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None = None
+    ) -> None: ...
 
 
 class PoisonMessage(Exception):
@@ -145,10 +147,11 @@ class RecordResult:
         return self.outcome is Outcome.FAILED
 
 
-def parse_ticket(body: str) -> Ticket:
-    """The ticket inside a TicketReceived envelope; ``PoisonMessage`` for anything else."""
+def parse_received(body: str) -> TicketReceivedDetail:
+    """The TicketReceived event in an EventBridge envelope (the ticket and its correlation id); ``PoisonMessage``
+    for anything else."""
     try:
-        return parse_envelope(body, TicketReceivedDetail).ticket
+        return parse_envelope(body, TicketReceivedDetail)
     except EventFormatError as error:
         raise PoisonMessage(str(error), error.ticket_id) from error
 
@@ -187,9 +190,10 @@ class RoutingWorker:
         receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         ticket_id: str | None = None
         try:
-            ticket = parse_ticket(record["body"])
-            ticket_id = ticket.ticket_id
-            outcome = self._handle(ticket)
+            received = parse_received(record["body"])
+            ticket_id = received.ticket.ticket_id
+            logger.set_correlation_id(received.correlation_id)
+            outcome = self._handle(received.ticket, received.correlation_id)
         except Exception as error:
             if isinstance(error, PoisonMessage):
                 ticket_id = error.ticket_id
@@ -206,14 +210,14 @@ class RoutingWorker:
         )
         return RecordResult(message_id, outcome, ticket_id)
 
-    def _handle(self, ticket: Ticket) -> Outcome:
+    def _handle(self, ticket: Ticket, correlation_id: str | None) -> Outcome:
         stored = self.store.get(ticket.ticket_id)
         if stored is None:
             raise TicketNotStored(ticket.ticket_id)
         if stored.status == TicketStatus.AWAITING_AGENT:
             # An earlier delivery stored the provisional decision; its agent request may not have gone out.
             decision = RoutingDecision.model_validate(stored.decision)
-            self._request_agent(ticket.ticket_id, decision.deferred_reason or "unsure")
+            self._request_agent(ticket.ticket_id, decision.deferred_reason or "unsure", correlation_id)
             return Outcome.DEFERRED
         if stored.status in DECIDED:
             if stored.routed_event_sent:
@@ -221,7 +225,7 @@ class RoutingWorker:
             if not self.store.claim_announcement(ticket.ticket_id, announce_within_s=WORKER_TIMEOUT_SECONDS):
                 raise AnnouncementInFlight(ticket.ticket_id)
             decision = RoutingDecision.model_validate(stored.decision)
-            self._announce(ticket.ticket_id, decision, stored.status)
+            self._announce(ticket.ticket_id, decision, stored.status, correlation_id)
             return Outcome.EVENT_REPAIRED
 
         started = time.perf_counter()
@@ -233,7 +237,7 @@ class RoutingWorker:
                 decision = decision.model_copy(update={"deferred_reason": deferred})
                 if not self.store.record_provisional(ticket.ticket_id, decision):
                     return Outcome.DUPLICATE
-                self._request_agent(ticket.ticket_id, deferred)
+                self._request_agent(ticket.ticket_id, deferred, correlation_id)
                 logger.info(
                     "ticket deferred to the agent tier", extra={"ticket_id": ticket.ticket_id, "reason": deferred}
                 )
@@ -242,7 +246,7 @@ class RoutingWorker:
         status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
         if not self.store.record_decision(ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS):
             return Outcome.DUPLICATE
-        self._announce(ticket.ticket_id, decision, status)
+        self._announce(ticket.ticket_id, decision, status, correlation_id)
         logger.info(
             "ticket routed",
             extra={
@@ -256,12 +260,14 @@ class RoutingWorker:
         )
         return Outcome(status.value)
 
-    def _request_agent(self, ticket_id: str, reason: str) -> None:
+    def _request_agent(self, ticket_id: str, reason: str, correlation_id: str | None) -> None:
         assert self.agent_requests is not None, "a ticket awaits the agent in a stage without an agent provider"
-        self.agent_requests.send(AgentRequest(ticket_id=ticket_id, deferred_reason=reason))
+        self.agent_requests.send(
+            AgentRequest(ticket_id=ticket_id, deferred_reason=reason, correlation_id=correlation_id)
+        )
 
-    def _announce(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
-        self.publisher.publish_routed(ticket_id, decision, status)
+    def _announce(self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None) -> None:
+        self.publisher.publish_routed(ticket_id, decision, status, correlation_id)
         self.store.mark_routed_event_sent(ticket_id)
 
     def _on_failure(self, message_id: str, ticket_id: str | None, receive_count: int, error: Exception) -> None:

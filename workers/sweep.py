@@ -50,7 +50,7 @@ def republish_stuck(store: TicketStore, publisher: EventPublisher, settings: Set
                 if store.mark_failed(record.ticket_id, reason):
                     given_up += 1
             else:
-                publisher.publish_received(record.ticket)
+                publisher.publish_received(record.ticket, record.correlation_id)
                 store.mark_published(record.ticket_id)
                 republished += 1
         except (PublishError, StoreError) as exc:

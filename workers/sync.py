@@ -189,7 +189,9 @@ class SyncWorker:
         receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         ticket_id: str | None = None
         try:
-            ticket_id = parse_envelope(record["body"], TicketRoutedDetail).ticket_id
+            routed = parse_envelope(record["body"], TicketRoutedDetail)
+            ticket_id = routed.ticket_id
+            logger.set_correlation_id(routed.correlation_id)
             outcome = self._handle(ticket_id, started=self.clock())
         except PERMANENT as error:
             if isinstance(error, EventFormatError):

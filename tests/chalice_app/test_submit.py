@@ -112,7 +112,7 @@ def test_event_failure_is_a_503_and_the_retry_completes(
 
 
 def test_store_failure_is_a_503_and_publishes_nothing(client: Any, aws: Aws, store: TicketStore) -> None:
-    def unavailable(_ticket: Any) -> Any:
+    def unavailable(*_args: Any) -> Any:
         raise StoreError("DynamoDB put_item failed: ProvisionedThroughputExceededException")
 
     store.create_if_absent = unavailable  # type: ignore[method-assign]
@@ -251,3 +251,15 @@ def test_behind_api_gateway_the_gateway_checks_the_key(client: Any, aws: Aws) ->
     response = post_ticket(client, ticket_payload("TCK-GW"), headers={"content-type": "application/json"})
 
     assert response.status_code == 202
+
+
+def test_every_answer_carries_a_correlation_id_that_the_ticket_and_its_event_keep(client: Any, aws: Aws) -> None:
+    given = post_ticket(client, ticket_payload("TCK-CORR"), headers={**AUTH, "X-Correlation-Id": "zendesk-req-77"})
+    invented = post_ticket(client, ticket_payload("TCK-CORR-2"), headers={**AUTH, "X-Correlation-Id": "bad id!"})
+
+    assert given.headers["X-Correlation-Id"] == "zendesk-req-77"
+    assert invented.headers["X-Correlation-Id"] not in ("", "bad id!")  # an implausible one is replaced
+    events = {e["detail"]["ticket"]["ticket_id"]: e["detail"]["correlation_id"] for e in aws.received_events()}
+    assert events == {"TCK-CORR": "zendesk-req-77", "TCK-CORR-2": invented.headers["X-Correlation-Id"]}
+    view = client.http.get("/tickets/TCK-CORR", headers=AUTH)
+    assert view.headers["X-Correlation-Id"] != "zendesk-req-77"  # each request has its own

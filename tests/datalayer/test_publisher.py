@@ -44,7 +44,7 @@ def test_ticket_routed_carries_the_headline_of_the_decision(settings: Settings) 
     events = RecordingEvents()
     decision = make_decision("TCK-1", team="Billing Support", category="Billing Dispute", priority=PriorityLevel.P1)
 
-    EventPublisher(settings, events_client=events).publish_routed("TCK-1", decision, "needs_review")
+    EventPublisher(settings, events_client=events).publish_routed("TCK-1", decision, "needs_review", "req-42")
 
     [entry] = events.entries
     assert entry["DetailType"] == "TicketRouted"
@@ -56,6 +56,7 @@ def test_ticket_routed_carries_the_headline_of_the_decision(settings: Settings) 
         "confidence": decision.confidence,
         "priority": "P1",
         "model_version": decision.model_version,
+        "correlation_id": "req-42",
     }
 
 

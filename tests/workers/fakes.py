@@ -43,7 +43,7 @@ def event_body(t: Ticket, detail_type: str = "TicketReceived") -> str:
             "time": "2026-11-25T15:00:00Z",
             "region": "us-east-1",
             "resources": [],
-            "detail": {"ticket": t.model_dump(mode="json")},
+            "detail": {"ticket": t.model_dump(mode="json"), "correlation_id": f"corr-{t.ticket_id}"},
         }
     )
 
@@ -205,9 +205,13 @@ class FakePublisher:
     def __init__(self, *, failures: int = 0) -> None:
         self.failures = failures
         self.events: list[tuple[str, str, str]] = []
+        self.correlation_ids: list[str | None] = []
 
-    def publish_routed(self, ticket_id: str, decision: RoutingDecision, status: str) -> None:
+    def publish_routed(
+        self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None = None
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("EventBridge unavailable")
         self.events.append((ticket_id, decision.team, status))
+        self.correlation_ids.append(correlation_id)

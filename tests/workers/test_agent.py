@@ -120,7 +120,9 @@ class Harness:
         return provisional
 
     def deliver(self, ticket_id: str = "T-1", receive_count: int = 1, message_id: str | None = None) -> Any:
-        body = AgentRequest(ticket_id=ticket_id, deferred_reason="unsure").model_dump_json()
+        body = AgentRequest(
+            ticket_id=ticket_id, deferred_reason="unsure", correlation_id=f"corr-{ticket_id}"
+        ).model_dump_json()
         record = sqs_record(body, message_id=message_id, receive_count=receive_count)
         [result] = self.worker.process_batch([record])
         return result
@@ -170,6 +172,7 @@ def test_the_agent_decides_and_its_decision_is_final_and_announced_once(harness:
     assert decision.agent.model_id == "test-model" and decision.agent.fallback is None
     assert decision.deferred_reason == "confidence 0.55 is below 0.80"
     assert harness.publisher.events == [("T-1", "Billing Support", "routed")]
+    assert harness.publisher.correlation_ids == ["corr-T-1"]  # the request's id, carried on to the event
     assert harness.budget.spent().usd == pytest.approx(0.00195) and harness.budget.spent().tokens == 1_350
     assert "AgentDecisions" in harness.recorder.names()
 

@@ -23,7 +23,7 @@ from tests.workers.fakes import (
     ticket,
 )
 from workers.limits import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS
-from workers.routing import Outcome, RoutingWorker, batch_response, parse_ticket
+from workers.routing import Outcome, RoutingWorker, batch_response, parse_received
 
 
 def make_worker(
@@ -244,9 +244,21 @@ def test_unknown_customer_still_gets_nationwide_outages() -> None:
     assert customer is None and service is not None and service.active_outages == [nationwide]
 
 
-def test_parse_ticket_reads_the_eventbridge_envelope() -> None:
+def test_the_eventbridge_envelope_gives_the_ticket_and_its_correlation_id() -> None:
     t = ticket()
-    assert parse_ticket(event_body(t)) == t
+    received = parse_received(event_body(t))
+    assert received.ticket == t and received.correlation_id == f"corr-{t.ticket_id}"
+
+
+def test_the_correlation_id_travels_on_to_the_agent_and_the_announcement() -> None:
+    unsure, sure = ticket(), ticket()
+    store, publisher, queue = FakeStore([unsure, sure]), FakePublisher(), FakeAgentQueue()
+    worker = make_worker(store, FakeRouter(unsure_for={unsure.ticket_id}), publisher, agent_queue=queue)
+
+    worker.process_batch([sqs_record(event_body(t)) for t in (unsure, sure)])
+
+    assert [r.correlation_id for r in queue.sent] == [f"corr-{unsure.ticket_id}"]
+    assert publisher.correlation_ids == [f"corr-{sure.ticket_id}"]
 
 
 @settings(max_examples=40, deadline=None)
