@@ -101,7 +101,9 @@ def _ingest(
     store, publisher = deps.store.get(), deps.publisher.get()
     try:
         record, created = store.create_if_absent(ticket, correlation.current())
-        if not created:
+        if created:
+            deps.metrics.get().add("TicketsReceived", 1)
+        else:
             on_resubmission(record, ticket)
         if not record.published:
             publisher.publish_received(record.ticket, record.correlation_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from chalice_app.health import HealthCheck
+from datalayer.metrics import PIPELINE, PowertoolsMetrics
 from datalayer.publisher import EventPublisher
 from datalayer.secrets import SecretError, SecretReader
 from datalayer.settings import Settings, get_settings
@@ -65,9 +66,10 @@ store: Provider[TicketStore] = Provider(TicketStore)
 publisher: Provider[EventPublisher] = Provider(EventPublisher)
 health: Provider[HealthCheck] = Provider(HealthCheck)
 webhook_secret: Provider[WebhookSigningSecret] = Provider(WebhookSigningSecret)
+metrics: Provider[PowertoolsMetrics] = Provider(lambda _settings: PowertoolsMetrics(service=PIPELINE))
 
 
 def reset_all() -> None:
     """Forget every instance and override."""
-    for provider in (store, publisher, health, webhook_secret):
+    for provider in (store, publisher, health, webhook_secret, metrics):
         provider.reset()

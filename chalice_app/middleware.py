@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from chalice import Response
 from chalice.app import Request
 
-from chalice_app import correlation
+from chalice_app import correlation, deps
 from chalice_app.auth import require_api_key
 from chalice_app.errors import ApiError, InternalError, from_chalice_error, is_chalice_error
 from datalayer.settings import get_settings
@@ -50,6 +50,7 @@ def error_boundary(public_paths: frozenset[str]) -> Middleware:
             response = InternalError().to_response()
         finally:
             correlation.unbind(token)
+            deps.metrics.get().flush()
         response.headers[correlation.CORRELATION_HEADER] = correlation_id
         if not isinstance(response.body, str | bytes):
             response.headers.setdefault("Content-Type", "application/json")

@@ -83,6 +83,8 @@ class AgentRequest(BaseModel):
     ticket_id: str
     deferred_reason: str
     correlation_id: str | None = None
+    received_at: str | None = None
+    """When the API accepted the ticket (the receipt-to-final metric starts there)."""
 
     @classmethod
     def parse(cls, body: str) -> AgentRequest:

@@ -52,8 +52,10 @@ from agent.llm.pricing import cost_usd
 from agent.llm.verdict import Verdict
 from datalayer.budget import DailyBudget, Reservation
 from datalayer.circuit import CircuitState, ProviderCircuit
+from datalayer.clock import Clock, utc_now
 from datalayer.customers import CustomerStore
 from datalayer.events import AgentRequest, EventFormatError
+from datalayer.metrics import MetricSink, PowertoolsMetrics, record_final
 from datalayer.publisher import EventPublisher
 from datalayer.records import TicketStatus
 from datalayer.secrets import SecretError, SecretReader
@@ -75,7 +77,6 @@ from workers.limits import (
     AGENT_WORKER_TIMEOUT_SECONDS,
     MAX_RECEIVE_COUNT,
 )
-from workers.metrics import MetricSink, PowertoolsMetrics
 
 logger = Logger(service="switchboard-agent-worker")
 metrics = PowertoolsMetrics(service="agent-worker")
@@ -242,6 +243,7 @@ class AgentWorker:
         requeue: Requeue,
         metrics: MetricSink,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = utc_now,
         max_receive_count: int = MAX_RECEIVE_COUNT,
     ) -> None:
         self.agent = agent
@@ -256,6 +258,7 @@ class AgentWorker:
         self.requeue = requeue
         self.metrics = metrics
         self.sleep = sleep
+        self.clock = clock
         self.max_receive_count = max_receive_count
 
     def process_batch(self, records: Iterable[Mapping[str, Any]]) -> list[RecordResult]:
@@ -371,6 +374,7 @@ class AgentWorker:
             ticket.ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS
         ):
             return Outcome.DUPLICATE
+        record_final(self.metrics, final, status is TicketStatus.NEEDS_REVIEW, request.received_at, self.clock())
         self._announce(request, final, status)
         self.metrics.add("AgentDecisions", 1)
         self.metrics.add("AgentCostUSD", answer.cost_usd, MetricUnit.NoUnit)
@@ -438,6 +442,7 @@ class AgentWorker:
             request.ticket_id, final, status, announce_within_s=AGENT_WORKER_TIMEOUT_SECONDS
         ):
             return Outcome.DUPLICATE
+        record_final(self.metrics, final, True, request.received_at, self.clock())
         self._announce(request, final, status)
         self.metrics.add("AgentFallbacks", 1, cause=cause.value)
         logger.warning(

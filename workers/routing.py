@@ -34,8 +34,10 @@ from chalice.app import SQSEvent
 
 from agent.cascade import deferred_reason, local_only
 from datalayer.agent_queue import AgentQueue
+from datalayer.clock import Clock, utc_now
 from datalayer.customers import CustomerStore
 from datalayer.events import AgentRequest, EventFormatError, TicketReceivedDetail, parse_envelope
+from datalayer.metrics import PIPELINE, MetricSink, PowertoolsMetrics, record_final, record_provisional
 from datalayer.publisher import EventPublisher
 from datalayer.records import TicketStatus
 from datalayer.service_status import ServiceStatusStore
@@ -45,6 +47,7 @@ from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Tic
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
+metrics = PowertoolsMetrics(service=PIPELINE)
 worker = Blueprint(__name__)
 
 DECIDED = frozenset({TicketStatus.ROUTED, TicketStatus.NEEDS_REVIEW})
@@ -68,6 +71,9 @@ class StoredTicket(Protocol):
 
     @property
     def decision(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def received_at(self) -> str: ...
 
 
 class Store(Protocol):
@@ -167,9 +173,11 @@ class RoutingWorker:
         service_status: ServiceStatusSource,
         publisher: Publisher,
         *,
+        metrics: MetricSink,
         policy: RoutingPolicy = RoutingPolicy.CASCADE,
         agent_requests: AgentRequests | None = None,
         max_receive_count: int = MAX_RECEIVE_COUNT,
+        clock: Clock = utc_now,
     ) -> None:
         """``policy`` decides which tickets go to the agent tier; ``agent_requests`` None: no provider, the cascade
         runs local-only and those tickets go to manual review instead."""
@@ -180,7 +188,9 @@ class RoutingWorker:
         self.publisher = publisher
         self.policy = policy
         self.agent_requests = agent_requests
+        self.metrics = metrics
         self.max_receive_count = max_receive_count
+        self.clock = clock
 
     def process_batch(self, records: Iterable[Mapping[str, Any]]) -> list[RecordResult]:
         return [self.process_record(record) for record in records]
@@ -217,7 +227,9 @@ class RoutingWorker:
         if stored.status == TicketStatus.AWAITING_AGENT:
             # An earlier delivery stored the provisional decision; its agent request may not have gone out.
             decision = RoutingDecision.model_validate(stored.decision)
-            self._request_agent(ticket.ticket_id, decision.deferred_reason or "unsure", correlation_id)
+            self._request_agent(
+                ticket.ticket_id, decision.deferred_reason or "unsure", correlation_id, stored.received_at
+            )
             return Outcome.DEFERRED
         if stored.status in DECIDED:
             if stored.routed_event_sent:
@@ -237,7 +249,8 @@ class RoutingWorker:
                 decision = decision.model_copy(update={"deferred_reason": deferred})
                 if not self.store.record_provisional(ticket.ticket_id, decision):
                     return Outcome.DUPLICATE
-                self._request_agent(ticket.ticket_id, deferred, correlation_id)
+                record_provisional(self.metrics, stored.received_at, self.clock())
+                self._request_agent(ticket.ticket_id, deferred, correlation_id, stored.received_at)
                 logger.info(
                     "ticket deferred to the agent tier", extra={"ticket_id": ticket.ticket_id, "reason": deferred}
                 )
@@ -246,6 +259,7 @@ class RoutingWorker:
         status = TicketStatus.NEEDS_REVIEW if decision.requires_manual_review else TicketStatus.ROUTED
         if not self.store.record_decision(ticket.ticket_id, decision, status, announce_within_s=WORKER_TIMEOUT_SECONDS):
             return Outcome.DUPLICATE
+        record_final(self.metrics, decision, status is TicketStatus.NEEDS_REVIEW, stored.received_at, self.clock())
         self._announce(ticket.ticket_id, decision, status, correlation_id)
         logger.info(
             "ticket routed",
@@ -260,10 +274,12 @@ class RoutingWorker:
         )
         return Outcome(status.value)
 
-    def _request_agent(self, ticket_id: str, reason: str, correlation_id: str | None) -> None:
+    def _request_agent(self, ticket_id: str, reason: str, correlation_id: str | None, received_at: str) -> None:
         assert self.agent_requests is not None, "a ticket awaits the agent in a stage without an agent provider"
         self.agent_requests.send(
-            AgentRequest(ticket_id=ticket_id, deferred_reason=reason, correlation_id=correlation_id)
+            AgentRequest(
+                ticket_id=ticket_id, deferred_reason=reason, correlation_id=correlation_id, received_at=received_at
+            )
         )
 
     def _announce(self, ticket_id: str, decision: RoutingDecision, status: str, correlation_id: str | None) -> None:
@@ -317,6 +333,7 @@ def build_default_worker(settings: Settings | None = None, router: TicketRouter 
         CustomerStore(settings),
         ServiceStatusStore(settings),
         EventPublisher(settings),
+        metrics=metrics,
         policy=settings.routing_policy,
         agent_requests=AgentQueue(settings) if agent_on else None,
     )
@@ -363,4 +380,5 @@ def route_tickets(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     results = current_worker().process_batch(record.to_dict() for record in event)
     failed = sum(r.failed for r in results)
     logger.info("batch processed", extra={"records": len(results), "failed": failed})
+    metrics.flush()
     return batch_response(results)

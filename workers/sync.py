@@ -44,6 +44,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from datalayer.dead_letters import DeadLetterQueue
 from datalayer.events import EventFormatError, TicketRoutedDetail, parse_envelope
+from datalayer.metrics import MetricSink, PowertoolsMetrics
 from datalayer.records import SyncStatus, TicketStatus
 from datalayer.secrets import SecretReader
 from datalayer.settings import Settings, get_settings
@@ -57,7 +58,6 @@ from workers.limits import (
     SYNC_SAFETY_SECONDS,
     SYNC_WORKER_TIMEOUT_SECONDS,
 )
-from workers.metrics import MetricSink, PowertoolsMetrics
 from workers.ticketing.base import (
     DecisionUpdate,
     TicketingAuthError,

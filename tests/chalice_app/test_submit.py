@@ -263,3 +263,17 @@ def test_every_answer_carries_a_correlation_id_that_the_ticket_and_its_event_kee
     assert events == {"TCK-CORR": "zendesk-req-77", "TCK-CORR-2": invented.headers["X-Correlation-Id"]}
     view = client.http.get("/tickets/TCK-CORR", headers=AUTH)
     assert view.headers["X-Correlation-Id"] != "zendesk-req-77"  # each request has its own
+
+
+def test_a_new_ticket_is_counted_once_for_the_dashboard(client: Any, aws: Aws) -> None:
+    from chalice_app import deps
+    from tests.workers.fakes import MetricRecorder
+
+    recorder = MetricRecorder()
+    deps.metrics.override(recorder)  # type: ignore[arg-type]
+    recorder.flush = lambda: None  # type: ignore[attr-defined]
+
+    post_ticket(client, ticket_payload("TCK-COUNT"))
+    post_ticket(client, ticket_payload("TCK-COUNT"))  # the client's retry: not a new ticket
+
+    assert recorder.names() == ["TicketsReceived"]

@@ -148,7 +148,8 @@ def test_customers_away_from_every_outage_are_routed_without_one(scenario: Scena
 def test_each_ticket_is_announced_exactly_once(scenario: Scenario) -> None:
     assert scenario.observer.per_ticket() == {ticket_id: 1 for ticket_id in scenario.good}
     detail = scenario.observer.events[0]["detail"]
-    assert set(detail) == {"ticket_id", "status", "team", "category", "confidence", "priority", "model_version"}
+    fields = {"ticket_id", "status", "team", "category", "confidence", "priority", "model_version", "correlation_id"}
+    assert set(detail) == fields and detail["correlation_id"]  # the API request's id, carried to the end
 
 
 def test_only_the_poison_and_the_crashing_ticket_are_dead_lettered(scenario: Scenario) -> None:

@@ -110,7 +110,12 @@ class FakeStore:
             self.add(t)
 
     def add(self, t: Ticket) -> None:
-        self.items[t.ticket_id] = {"ticket_id": t.ticket_id, "customer_id": t.customer_id, "status": "received"}
+        self.items[t.ticket_id] = {
+            "ticket_id": t.ticket_id,
+            "customer_id": t.customer_id,
+            "status": "received",
+            "received_at": "2026-11-25T15:00:00.000000+00:00",
+        }
 
     def get(self, ticket_id: str) -> SimpleNamespace | None:
         """A snapshot shaped like ``TicketRecord`` (attributes, decision as a dict)."""
@@ -119,7 +124,10 @@ class FakeStore:
             return None
         decision = json.loads(item["decision"]) if "decision" in item else None
         return SimpleNamespace(
-            status=item["status"], routed_event_sent=item.get("routed_event_sent", False), decision=decision
+            status=item["status"],
+            routed_event_sent=item.get("routed_event_sent", False),
+            decision=decision,
+            received_at=item["received_at"],
         )
 
     def record_decision(
@@ -215,3 +223,16 @@ class FakePublisher:
             raise ConnectionError("EventBridge unavailable")
         self.events.append((ticket_id, decision.team, status))
         self.correlation_ids.append(correlation_id)
+
+
+class MetricRecorder:
+    """A ``MetricSink`` that keeps what it is told: (name, value, dimensions)."""
+
+    def __init__(self) -> None:
+        self.metrics: list[tuple[str, float, dict[str, str]]] = []
+
+    def add(self, name: str, value: float, unit: Any = None, **dimensions: str) -> None:
+        self.metrics.append((name, value, dimensions))
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.metrics]

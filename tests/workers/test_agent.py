@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ from datalayer.tickets import TicketStore
 from datalayer.types import AgentUsage, DecisionTier, FallbackCause, RoutingDecision, Ticket
 from tests.factories import make_decision
 from tests.support import Aws, FakeClock, ticket_payload
-from tests.workers.fakes import FakePublisher, sqs_record
+from tests.workers.fakes import FakePublisher, MetricRecorder, sqs_record
 from workers.agent import AgentWorker, Outcome, batch_response
 from workers.limits import AGENT_RETRY_DELAY_SECONDS, AGENT_WORKER_TIMEOUT_SECONDS, MAX_RECEIVE_COUNT
 
@@ -84,17 +84,13 @@ class ScriptedAgent:
         return step
 
 
-@dataclass
-class Recorder:
-    metrics: list[tuple[str, float, dict[str, str]]] = field(default_factory=list)
-    requeued: list[tuple[str, int]] = field(default_factory=list)
-    sleeps: list[float] = field(default_factory=list)
+class Recorder(MetricRecorder):
+    """Metrics, and what the worker asked of the queue and the clock."""
 
-    def add(self, name: str, value: float, unit: Any = None, **dimensions: str) -> None:
-        self.metrics.append((name, value, dimensions))
-
-    def names(self) -> list[str]:
-        return [name for name, _, _ in self.metrics]
+    def __init__(self) -> None:
+        super().__init__()
+        self.requeued: list[tuple[str, int]] = []
+        self.sleeps: list[float] = []
 
 
 @pytest.fixture
@@ -121,7 +117,10 @@ class Harness:
 
     def deliver(self, ticket_id: str = "T-1", receive_count: int = 1, message_id: str | None = None) -> Any:
         body = AgentRequest(
-            ticket_id=ticket_id, deferred_reason="unsure", correlation_id=f"corr-{ticket_id}"
+            ticket_id=ticket_id,
+            deferred_reason="unsure",
+            correlation_id=f"corr-{ticket_id}",
+            received_at="2026-11-25T15:00:00.000000+00:00",
         ).model_dump_json()
         record = sqs_record(body, message_id=message_id, receive_count=receive_count)
         [result] = self.worker.process_batch([record])
@@ -175,6 +174,9 @@ def test_the_agent_decides_and_its_decision_is_final_and_announced_once(harness:
     assert harness.publisher.correlation_ids == ["corr-T-1"]  # the request's id, carried on to the event
     assert harness.budget.spent().usd == pytest.approx(0.00195) and harness.budget.spent().tokens == 1_350
     assert "AgentDecisions" in harness.recorder.names()
+    pipeline = [(n, d) for n, _, d in harness.recorder.metrics if d.get("service") == "pipeline"]
+    assert ("TicketsDecided", {"service": "pipeline", "tier": "agent"}) in pipeline
+    assert ("ReceiptToFinalMs", {"service": "pipeline"}) in pipeline  # the request says when the ticket came in
 
 
 def test_the_agent_asking_for_a_human_sends_its_decision_to_review(aws: Aws, agent_settings: Settings, clock) -> None:

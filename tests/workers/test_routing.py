@@ -18,6 +18,7 @@ from tests.workers.fakes import (
     FakeRouter,
     FakeServiceStatus,
     FakeStore,
+    MetricRecorder,
     event_body,
     sqs_record,
     ticket,
@@ -35,6 +36,7 @@ def make_worker(
     service_status: FakeServiceStatus | None = None,
     policy: RoutingPolicy = RoutingPolicy.CASCADE,
     agent_queue: FakeAgentQueue | None = None,
+    metrics: MetricRecorder | None = None,
 ) -> RoutingWorker:
     return RoutingWorker(
         router or FakeRouter(),
@@ -42,6 +44,7 @@ def make_worker(
         customers or FakeCustomers(),
         service_status or FakeServiceStatus(),
         publisher or FakePublisher(),
+        metrics=metrics if metrics is not None else MetricRecorder(),
         policy=policy,
         agent_requests=agent_queue,
     )
@@ -351,3 +354,26 @@ def test_the_local_policy_keeps_every_decision_and_the_agent_policy_defers_every
 
     assert local_queue.sent == [] and {i["status"] for i in local_store.items.values()} == {"routed"}
     assert sorted(r.ticket_id for r in agent_queue.sent) == sorted([unsure.ticket_id, sure.ticket_id])
+
+
+def test_decisions_are_counted_for_the_dashboard() -> None:
+    """Final: counts by team, priority and tier, review, confidence, receipt→final. Deferred: receipt→provisional."""
+    sure, unsure = ticket(), ticket()
+    recorder = MetricRecorder()
+    worker = make_worker(
+        FakeStore([sure, unsure]),
+        FakeRouter(unsure_for={unsure.ticket_id}),
+        metrics=recorder,
+        agent_queue=FakeAgentQueue(),
+    )
+
+    worker.process_batch([sqs_record(event_body(t)) for t in (sure, unsure)])
+
+    dimensions = [(name, d) for name, _, d in recorder.metrics]
+    assert ("TicketsDecided", {"service": "pipeline", "team": "Network Operations"}) in dimensions
+    assert ("TicketsDecided", {"service": "pipeline", "tier": "fast"}) in dimensions
+    assert ("TicketsDecided", {"service": "pipeline", "priority": "P2"}) in dimensions
+    assert recorder.names().count("TicketsDecided") == 4  # the sure ticket only: the other is not final yet
+    assert recorder.names().count("ReceiptToProvisionalMs") == 1 and recorder.names().count("ReceiptToFinalMs") == 1
+    [elapsed] = [v for name, v, _ in recorder.metrics if name == "ReceiptToFinalMs"]
+    assert elapsed > 0
