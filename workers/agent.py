@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Blueprint
 from chalice.app import SQSEvent
@@ -79,6 +79,8 @@ from workers.limits import (
 )
 
 logger = Logger(service="switchboard-agent-worker")
+tracer = Tracer(service="switchboard-agent-worker")
+"""X-Ray: a subsegment per ticket, annotated with its id and correlation id (off outside Lambda)."""
 metrics = PowertoolsMetrics(service="agent-worker")
 agent_worker = Blueprint(__name__)
 
@@ -300,7 +302,10 @@ class AgentWorker:
 
     # -- one request -------------------------------------------------------------------------------------------
 
+    @tracer.capture_method(capture_response=False)
     def _handle(self, request: AgentRequest, last: bool) -> Outcome:
+        tracer.put_annotation("ticket_id", request.ticket_id)
+        tracer.put_annotation("correlation_id", request.correlation_id or "")
         stored = self.tickets.get(request.ticket_id)
         if stored is None:
             raise TicketNotStored(request.ticket_id)

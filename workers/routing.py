@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
@@ -47,6 +47,8 @@ from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Tic
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
+tracer = Tracer(service="switchboard-worker")
+"""X-Ray: a subsegment per ticket, annotated with its id and correlation id (off outside Lambda)."""
 metrics = PowertoolsMetrics(service=PIPELINE)
 worker = Blueprint(__name__)
 
@@ -220,7 +222,10 @@ class RoutingWorker:
         )
         return RecordResult(message_id, outcome, ticket_id)
 
+    @tracer.capture_method(capture_response=False)
     def _handle(self, ticket: Ticket, correlation_id: str | None) -> Outcome:
+        tracer.put_annotation("ticket_id", ticket.ticket_id)
+        tracer.put_annotation("correlation_id", correlation_id or "")
         stored = self.store.get(ticket.ticket_id)
         if stored is None:
             raise TicketNotStored(ticket.ticket_id)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Blueprint
 from chalice.app import SQSEvent
@@ -68,6 +68,8 @@ from workers.ticketing.base import (
 )
 
 logger = Logger(service="switchboard-sync-worker")
+tracer = Tracer(service="switchboard-sync-worker")
+"""X-Ray: a subsegment per ticket, annotated with its id and correlation id (off outside Lambda)."""
 metrics = PowertoolsMetrics(service="sync-worker")
 sync_worker = Blueprint(__name__)
 
@@ -217,7 +219,9 @@ class SyncWorker:
 
     # -- one ticket --------------------------------------------------------------------------------------------
 
+    @tracer.capture_method(capture_response=False)
     def _handle(self, ticket_id: str, started: float) -> Outcome:
+        tracer.put_annotation("ticket_id", ticket_id)
         stored = self.tickets.get(ticket_id)
         if stored is None:
             raise UnsyncableError(f"ticket {ticket_id} is not in the ticket store")
