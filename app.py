@@ -13,7 +13,9 @@ from workers.routing import worker
 from workers.sweep import sweeper
 from workers.sync import sync_worker
 
-app = Chalice(app_name="switchboard")
+# Every module logs through its own Powertools logger; Chalice's app logger (named "switchboard", at ERROR unless
+# debug) would otherwise also silence the INFO and WARNING lines of every "switchboard.*" logger.
+app = Chalice(app_name="switchboard", configure_logs=False)
 app.register_blueprint(api)
 app.register_blueprint(worker)
 app.register_blueprint(agent_worker)

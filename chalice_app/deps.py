@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from chalice_app.health import HealthCheck
+from datalayer.journal import ticket_store
 from datalayer.metrics import PIPELINE, PowertoolsMetrics
 from datalayer.publisher import EventPublisher
 from datalayer.secrets import SecretError, SecretReader
@@ -62,7 +63,7 @@ class WebhookSigningSecret:
         return value if isinstance(value, str) else None
 
 
-store: Provider[TicketStore] = Provider(TicketStore)
+store: Provider[TicketStore] = Provider(ticket_store)
 publisher: Provider[EventPublisher] = Provider(EventPublisher)
 health: Provider[HealthCheck] = Provider(HealthCheck)
 webhook_secret: Provider[WebhookSigningSecret] = Provider(WebhookSigningSecret)

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=5, ge=0)
     """Retry-After of the API's 503 answers."""
 
+    intake_journal: str | None = None
+    """File every accepted ticket is appended to before it is stored (the local stack, whose moto can forget);
+    None in deployed stages, where DynamoDB does not."""
+
     # -- tickets and the stuck-ticket sweep ----------------------------------------------------------------
     ticket_ttl_days: int = Field(default=90, gt=0)
     stuck_after_seconds: int = Field(default=120, gt=0)

@@ -15,6 +15,7 @@ SIGTERM stops it all, in the reverse order.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -41,6 +42,7 @@ from rich.table import Table
 from datalayer import aws
 from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings, use_settings
 from infra import logs
+from infra.persistence import DEFAULT_DIRECTORY, LocalState
 from infra.poller import SqsEventSourceMapping, find_sqs_handler
 from infra.resources import Provisioned, provision, seed_customers
 from infra.ticketing_server import LocalTicketingServer, start_local_ticketing
@@ -73,6 +75,11 @@ class StackOptions:
     region: str = "us-east-1"
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings to change on top of the environment's (e.g. the agent provider for a test)."""
+    state_dir: Path | None = None
+    """Where tickets, decisions and queued work are kept across restarts (``infra.persistence``); None: nowhere."""
+    reset: bool = False
+    """Start clean: forget what ``state_dir`` holds."""
+    snapshot_every_s: float = 5.0
 
 
 @contextmanager
@@ -86,66 +93,82 @@ def _process_settings(settings: Settings) -> Iterator[None]:
         use_settings(previous)
 
 
-class _Sweeper(threading.Thread):
-    """Calls ``sweep`` every ``every_s`` seconds, like the scheduled Lambda; errors are logged, not fatal."""
+MOTO_START_TIMEOUT_S = 30.0
+WATCHDOG_EVERY_S = 0.5
 
-    def __init__(self, sweep: Callable[[], Any], every_s: float) -> None:
-        super().__init__(name="sweeper", daemon=True)
-        self._sweep = sweep
+
+class EmbeddedAws:
+    """moto's server in its own interpreter (``infra.embedded_aws``), on a port that stays the same when it is
+    started again, so that every client keeps its endpoint.
+
+    Its own process, not a thread: moto is the busiest part of the local stack (every ticket costs it about ten
+    calls), and in-process it would share one interpreter lock with the API and the pollers.
+    """
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, 0))
+            self.port = probe.getsockname()[1]
+        self.endpoint = f"http://{LOOPBACK}:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def exit_status(self) -> int | None:
+        """None while it runs."""
+        return self._process.poll() if self._process is not None else None
+
+    def start(self) -> EmbeddedAws:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + MOTO_START_TIMEOUT_S
+        while True:
+            if self._process.poll() is not None:
+                raise StackError(f"the embedded AWS (moto) exited at start with status {self._process.returncode}")
+            try:
+                httpx.get(f"{self.endpoint}/moto-api/", timeout=1.0)
+                return self
+            except httpx.HTTPError as exc:
+                if time.monotonic() > deadline:
+                    raise StackError(f"the embedded AWS did not answer on {self.endpoint} in time") from exc
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+class StackError(Exception):
+    """The local stack cannot start or keep running; the message is one line for the person who ran it."""
+
+
+class _Every(threading.Thread):
+    """Calls ``work`` every ``every_s`` seconds until stopped; an error is logged, never fatal."""
+
+    def __init__(self, name: str, work: Callable[[], Any], every_s: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = work
         self._every_s = every_s
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.wait(self._every_s):
             try:
-                self._sweep()
+                self._work()
             except Exception:
-                log.exception("sweep failed")
+                log.exception("%s failed", self.name)
 
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=10)
-
-
-MOTO_START_TIMEOUT_S = 30.0
-
-
-def _start_moto(running: ExitStack) -> str:
-    """A moto server in its own interpreter, stopped with the stack; returns its endpoint.
-
-    Its own process, not a thread: moto is the busiest part of the local stack (every ticket costs it about ten
-    calls), and in-process it would share one interpreter lock with the API and the pollers.
-    """
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    running.callback(_terminate, process)
-    endpoint = f"http://{LOOPBACK}:{port}"
-    deadline = time.monotonic() + MOTO_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited at start with status {process.returncode}")
-        try:
-            httpx.get(f"{endpoint}/moto-api/", timeout=1.0)
-            return endpoint
-        except httpx.HTTPError as exc:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not answer on {endpoint} in {MOTO_START_TIMEOUT_S:.0f} s") from exc
-            time.sleep(0.1)
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class LocalStack:
@@ -161,7 +184,11 @@ class LocalStack:
         self.agent_mapping: SqsEventSourceMapping | None = None
         self.sync_mapping: SqsEventSourceMapping | None = None
         self.ticketing: LocalTicketingServer | None = None
+        self.moto: EmbeddedAws
+        self.state: LocalState | None = None
         self._running = ExitStack()
+        self._moto_lock = threading.Lock()
+        """Held while moto is revived: a snapshot of a half-restored moto would replace the good one."""
 
     @property
     def api_key(self) -> str:
@@ -177,7 +204,12 @@ class LocalStack:
         return self
 
     def _start(self, running: ExitStack) -> None:
-        self.moto_endpoint = _start_moto(running)
+        moto = self.moto = EmbeddedAws().start()
+        running.callback(moto.stop)
+        self.moto_endpoint = moto.endpoint
+        state = self.state = LocalState(self.options.state_dir) if self.options.state_dir else None
+        if state is not None and self.options.reset:
+            state.reset()
 
         base = get_settings()
         self.settings = settings = base.derive(
@@ -185,13 +217,15 @@ class LocalStack:
             region=self.options.region,
             api_keys=base.api_keys or (DEV_API_KEY,),
             model_dir="keyword" if self.options.keyword_router else base.model_dir,
+            intake_journal=str(state.journal.path) if state is not None else None,
             **self.options.settings,
         )
         ticketing, settings = start_local_ticketing(running, settings)
         self.ticketing, self.settings = ticketing, settings
         running.enter_context(_process_settings(settings))
-        self.provisioned = provision(settings, visibility_timeout_s=self.options.visibility_timeout_s)
-        seed_customers(settings)
+        self.provisioned = self._provision()
+        if state is not None:
+            running.callback(_quietly, self._snapshot)  # the last snapshot, once the pollers stopped
 
         app_module = importlib.import_module("app")
         routing.use_worker_factory(lambda: routing.build_default_worker(settings))
@@ -241,9 +275,45 @@ class LocalStack:
         ).start()
         running.callback(_quietly, self.sync_mapping.stop)
 
-        sweeper = _Sweeper(lambda: _sweep(settings), self.options.sweep_every_s)
+        sweeper = _Every("sweep", lambda: _sweep(settings), self.options.sweep_every_s)
         sweeper.start()
         running.callback(_quietly, sweeper.stop)
+        if state is not None:
+            snapshots = _Every("snapshot", self._snapshot, self.options.snapshot_every_s)
+            snapshots.start()
+            running.callback(_quietly, snapshots.stop)
+        watchdog = _Every("watchdog", self._revive_moto, WATCHDOG_EVERY_S)
+        watchdog.start()
+        running.callback(_quietly, watchdog.stop)
+
+    def _provision(self) -> Provisioned:
+        """Every resource, the sample customers, and what the state directory kept."""
+        assert self.settings is not None
+        provisioned = provision(self.settings, visibility_timeout_s=self.options.visibility_timeout_s)
+        seed_customers(self.settings)
+        if self.state is not None:
+            restored = self.state.restore(self.settings)
+            if restored.items or restored.journal_replayed:
+                log.info("restored from %s: %s", self.state.directory, restored)
+        return provisioned
+
+    def _revive_moto(self) -> None:
+        """If moto died, say so in one line and start it again on the same port with the stack's state."""
+        status = self.moto.exit_status
+        if status is None:
+            return
+        log.error("the embedded AWS (moto) exited with status %s: restarting it with the stack's state", status)
+        with self._moto_lock:
+            self.moto.start()
+            self._provision()
+        log.warning("the embedded AWS is back on %s", self.moto.endpoint)
+
+    def _snapshot(self) -> None:
+        """Save the state, unless moto is down or being revived (its tables are empty or half restored)."""
+        assert self.state is not None and self.settings is not None
+        with self._moto_lock:
+            if self.moto.exit_status is None:
+                self.state.save(self.settings)
 
     def stop(self) -> None:
         """Stop in reverse order of start: sweep, pollers (finishing their batches), API, environment, moto."""
@@ -380,6 +450,15 @@ def run_demo(stack: LocalStack, console: Console, *, timeout_s: float = 60.0) ->
 # command line
 
 
+def _one_line(error: Exception, options: StackOptions) -> str:
+    """What went wrong at start, for the person who ran the command."""
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return f"{options.host}:{options.port} is already in use (another stack running?): choose --port"
+    if isinstance(error, StackError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Switchboard locally against an embedded moto server.")
     parser.add_argument("--host", default=LOOPBACK)
@@ -394,6 +473,10 @@ def main(argv: list[str] | None = None) -> int:
         help="keyword baseline instead of the model",
     )
     parser.add_argument("--sweep-every", type=float, default=DEFAULT_SWEEP_EVERY_S, metavar="SECONDS")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_DIRECTORY,
+                        help=f"where tickets, decisions and queued work are kept across restarts ({DEFAULT_DIRECTORY})")
+    parser.add_argument("--reset", action="store_true", help="start clean: forget what --state-dir holds")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure, not one line")
     args = parser.parse_args(argv)
 
     console = Console()
@@ -414,9 +497,17 @@ def main(argv: list[str] | None = None) -> int:
         agent_workers=args.agent_workers,
         keyword_router=args.keyword_router,
         sweep_every_s=args.sweep_every,
+        state_dir=args.state_dir,
+        reset=args.reset,
     )
-    with console.status("starting moto, provisioning, loading the router…"):
-        stack = LocalStack(options).start()
+    try:
+        with console.status("starting moto, provisioning, restoring the saved state, loading the router…"):
+            stack = LocalStack(options).start()
+    except Exception as error:
+        if args.debug:
+            raise
+        console.print(f"[bold red]error:[/] {_one_line(error, options)}  (--debug shows the traceback)")
+        return 2
     try:
         logs.install(console)  # the app's and the router's Powertools loggers exist now
         assert stack.settings is not None

@@ -1,4 +1,5 @@
-"""``python -m infra.local`` as a developer runs it: demo end to end, and a clean stop on SIGTERM."""
+"""``python -m infra.local`` as a developer runs it: demo end to end, a clean stop on SIGTERM, its data kept across
+a restart, the embedded AWS revived after a crash, and one-line errors."""
 
 from __future__ import annotations
 
@@ -17,8 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 120
 
 
-def _command(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "infra.local", "--port", "0", "--workers", "2", "--keyword-router", *extra]
+def _command(state_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "infra.local",
+        "--port",
+        "0",
+        "--workers",
+        "2",
+        "--keyword-router",
+        "--state-dir",
+        str(state_dir),
+        *extra,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -26,9 +39,16 @@ def _env() -> dict[str, str]:
     return {**env, "COLUMNS": "160"}
 
 
-def test_demo_routes_every_sample_ticket_and_exits() -> None:
-    done = subprocess.run(_command("--demo", "--exit"), cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=TIMEOUT_S, check=False)
+def test_demo_routes_every_sample_ticket_and_exits(tmp_path: Path) -> None:
+    done = subprocess.run(
+        _command(tmp_path, "--demo", "--exit"),
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Demo decisions" in output and "local-dev-key" in output
@@ -37,9 +57,10 @@ def test_demo_routes_every_sample_ticket_and_exits() -> None:
     assert not any("received" in row for row in rows), output
 
 
-def test_sigterm_stops_the_stack_cleanly() -> None:
-    process = subprocess.Popen(_command(), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+def test_sigterm_stops_the_stack_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        _command(tmp_path), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         assert process.stdout is not None
         deadline = time.monotonic() + TIMEOUT_S
