@@ -25,7 +25,6 @@ review, with the cause on the decision (``FallbackCause``). What happens first d
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ from datalayer.types import (
     ServiceStatus,
     Ticket,
 )
+from workers.batch import PerThreadWorker, batch_response
 from workers.limits import (
     AGENT_BATCH_SIZE,
     AGENT_RETRY_DELAY_SECONDS,
@@ -504,10 +504,6 @@ def _top_teams(decision: RoutingDecision, count: int) -> list[tuple[str, float]]
     return [(score.team, score.confidence) for score in decision.ranked_teams[:count]]
 
 
-def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
-    return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # the worker of this process
 
@@ -558,28 +554,10 @@ def build_default_worker(settings: Settings | None = None, agent: TicketAgent | 
     )
 
 
-class _WorkerCache(threading.local):
-    generation = -1
-    worker: AgentWorker | None = None
-
-
-_factory: Callable[[], AgentWorker] = build_default_worker
-_generation = 0
-_cache = _WorkerCache()
-
-
-def use_worker_factory(factory: Callable[[], AgentWorker]) -> None:
-    """Replace how the handler builds its worker (tests, the local stack); every thread rebuilds on next use."""
-    global _factory, _generation
-    _factory = factory
-    _generation += 1
-
-
-def current_worker() -> AgentWorker:
-    if _cache.generation != _generation or _cache.worker is None:
-        _cache.worker = _factory()
-        _cache.generation = _generation
-    return _cache.worker
+_workers: PerThreadWorker[AgentWorker] = PerThreadWorker(build_default_worker)
+use_worker_factory = _workers.use
+"""Replace how the handler builds its worker (tests, benchmarks, the local stack)."""
+current_worker = _workers.current
 
 
 @agent_worker.on_sqs_message(

@@ -21,9 +21,8 @@ handler only adapts the Lambda event to it.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -44,6 +43,7 @@ from datalayer.service_status import ServiceStatusStore
 from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings
 from datalayer.tickets import TicketStore
 from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
+from workers.batch import PerThreadWorker, batch_response
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
@@ -311,11 +311,6 @@ class RoutingWorker:
             logger.exception("could not mark ticket failed", extra=fields)
 
 
-def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
-    """Lambda's partial batch response: only the failed records go back to the queue."""
-    return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # the worker of this process
 
@@ -344,33 +339,10 @@ def build_default_worker(settings: Settings | None = None, router: TicketRouter 
     )
 
 
-class _WorkerCache(threading.local):
-    """One worker per thread: boto3 resources are not thread-safe and the local poller runs several threads.
-
-    The router itself is cached process-wide by ``Router.load``, so the model is loaded once.
-    """
-
-    generation = -1
-    worker: RoutingWorker | None = None
-
-
-_factory: Callable[[], RoutingWorker] = build_default_worker
-_generation = 0
-_cache = _WorkerCache()
-
-
-def use_worker_factory(factory: Callable[[], RoutingWorker]) -> None:
-    """Replace how the handler builds its worker (tests, benchmarks); every thread rebuilds on next use."""
-    global _factory, _generation
-    _factory = factory
-    _generation += 1
-
-
-def current_worker() -> RoutingWorker:
-    if _cache.generation != _generation or _cache.worker is None:
-        _cache.worker = _factory()
-        _cache.generation = _generation
-    return _cache.worker
+_workers: PerThreadWorker[RoutingWorker] = PerThreadWorker(build_default_worker)
+use_worker_factory = _workers.use
+"""Replace how the handler builds its worker (tests, benchmarks, the local stack)."""
+current_worker = _workers.current
 
 
 @worker.on_sqs_message(

@@ -29,7 +29,6 @@ sync queue to ``synced``).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from datalayer.secrets import SecretReader
 from datalayer.settings import Settings, get_settings
 from datalayer.tickets import TicketStore
 from datalayer.types import RoutingDecision
+from workers.batch import PerThreadWorker, batch_response
 from workers.limits import (
     MAX_RECEIVE_COUNT,
     SYNC_BACKOFF_SECONDS,
@@ -346,11 +346,6 @@ def backoff_deadline_s(settings: Settings) -> float:
     return max(0.0, SYNC_WORKER_TIMEOUT_SECONDS - SYNC_SAFETY_SECONDS - attempt_s)
 
 
-def batch_response(results: Iterable[RecordResult]) -> dict[str, list[dict[str, str]]]:
-    """Lambda's partial batch response: only the failed records go back to the queue."""
-    return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # the worker of this process
 
@@ -374,30 +369,10 @@ def build_default_worker(settings: Settings | None = None, system: TicketingSyst
     )
 
 
-class _WorkerCache(threading.local):
-    """One worker per thread: boto3 resources and the HTTP client are not shared across the local pollers."""
-
-    generation = -1
-    worker: SyncWorker | None = None
-
-
-_factory: Callable[[], SyncWorker] = build_default_worker
-_generation = 0
-_cache = _WorkerCache()
-
-
-def use_worker_factory(factory: Callable[[], SyncWorker]) -> None:
-    """Replace how the handler builds its worker (tests, the local stack); every thread rebuilds on next use."""
-    global _factory, _generation
-    _factory = factory
-    _generation += 1
-
-
-def current_worker() -> SyncWorker:
-    if _cache.generation != _generation or _cache.worker is None:
-        _cache.worker = _factory()
-        _cache.generation = _generation
-    return _cache.worker
+_workers: PerThreadWorker[SyncWorker] = PerThreadWorker(build_default_worker)
+use_worker_factory = _workers.use
+"""Replace how the handler builds its worker (tests, benchmarks, the local stack)."""
+current_worker = _workers.current
 
 
 @sync_worker.on_sqs_message(queue=get_settings().sync_queue, batch_size=SYNC_BATCH_SIZE, name="sync_decisions")
