@@ -130,6 +130,8 @@ class LocalTicketingServer:
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._webhook_threads: list[threading.Thread] = []
+        self._webhooks = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
+        """One client for every delivery: a client per webhook builds a TLS context each time (~20 ms of CPU)."""
 
     # -- life cycle ------------------------------------------------------------------------------------------
 
@@ -152,6 +154,7 @@ class LocalTicketingServer:
             self._httpd = None
         for thread in self._webhook_threads:
             thread.join(timeout=WEBHOOK_TIMEOUT_S)
+        self._webhooks.close()
 
     def __enter__(self) -> LocalTicketingServer:
         return self.start()
@@ -401,7 +404,7 @@ class LocalTicketingServer:
         }
         status: int | None = None
         try:
-            answer = httpx.post(self.webhook_url or "", content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+            answer = self._webhooks.post(self.webhook_url or "", content=body, headers=headers)
             status = answer.status_code
         except httpx.HTTPError as error:
             log.warning("webhook for ticket %s not delivered: %s", ticket["id"], error)
