@@ -5,92 +5,21 @@ is lost; a busy port is one line, not a traceback. Each test runs ``python -m in
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration.local_process import ROOT, START_S, clean_env, running
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-START_S, SETTLE_S = 120, 60
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen[str]
-    api_url: str
-    moto_port: int
-    output: list[str]
-
-    def client(self, timeout_s: float = 10) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, headers={"x-api-key": "local-dev-key"}, timeout=timeout_s)
-
-
-def _command(state_dir: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "infra.local",
-        "--port",
-        "0",
-        "--workers",
-        "2",
-        "--keyword-router",
-        "--state-dir",
-        str(state_dir),
-        *extra,
-    ]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SWITCHBOARD_"))}
-    return {**env, "COLUMNS": "200"}
-
-
-@contextmanager
-def running(state_dir: Path, *extra: str) -> Iterator[RunningStack]:
-    process = subprocess.Popen(
-        _command(state_dir, *extra), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output: list[str] = []
-    reader: threading.Thread | None = None
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            output.append(line)
-            if "Ctrl-C to stop" in line or not line:
-                break
-        text = "".join(output)
-        api = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", text)
-        moto = re.search(r"moto\s+http://127\.0\.0\.1:(\d+)", text)
-        assert api and moto, text
-        # Keep reading: a stack whose pipe fills up blocks on its next log line.
-        reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)
-        reader.start()
-        yield RunningStack(process, api.group(1), int(moto.group(1)), output)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if reader is not None:
-            reader.join(timeout=5)
+SETTLE_S = 60
 
 
 def _decided(client: httpx.Client, ticket_ids: list[str]) -> dict[str, dict]:
@@ -175,17 +104,9 @@ def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        command = [
-            sys.executable,
-            "-m",
-            "infra.local",
-            "--port",
-            str(port),
-            "--keyword-router",
-            "--state-dir",
-            str(tmp_path),
-        ]
-        done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=START_S)
+        command = [sys.executable, "-m", "infra.local", "--port", str(port), "--keyword-router",
+                   "--state-dir", str(tmp_path)]
+        done = subprocess.run(command, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=START_S)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert f"127.0.0.1:{port} is already in use" in output and "Traceback" not in output
