@@ -90,11 +90,14 @@ class AuditLog:
 
     def write(self, record: AuditRecord) -> None:
         self.open()
-        self.logs.put_log_events(
+        answer = self.logs.put_log_events(
             logGroupName=self.group,
             logStreamName=self._stream(),
             logEvents=[{"timestamp": int(self.clock().timestamp() * 1000), "message": record.to_json()}],
         )
+        if answer.get("rejectedLogEventsInfo"):  # CloudWatch drops events from > 14 days ago or > 2 h ahead, silently
+            raise AuditLogError(f"the audit log refused the record (is this machine's clock right?): "
+                                f"{answer['rejectedLogEventsInfo']}")
 
     def read(self, since: timedelta, limit: int) -> list[AuditRecord]:
         """The newest ``limit`` records of the last ``since``, oldest first."""

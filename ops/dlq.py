@@ -202,11 +202,11 @@ def list_queues(
     """Every dead-letter queue of the stage: how many messages, how old the oldest, where they go back."""
     with one_line_errors(ctx):
         services = _services(stage, endpoint_url)
+        readers = [services.reader(dlq) for dlq in services.queues.dlqs]
         services.audit.open()
         rows = []
         now = services.clock()
-        for dlq in services.queues.dlqs:
-            reader = services.reader(dlq)
+        for dlq, reader in zip(services.queues.dlqs, readers, strict=True):
             depth = reader.depth()
             letters = reader.peek(scan, now=now) if depth.visible else []
             ages = [age for letter in letters if (age := letter.age(now)) is not None]
@@ -252,8 +252,8 @@ def show(
         services = _services(stage, endpoint_url)
         dlq = services.queues.resolve(queue)
         selection = selection_of(ticket_id, error_filter, older_than, newer_than)
-        services.audit.open()
         reader = services.reader(dlq)
+        services.audit.open()
         depth = reader.depth()
         now = services.clock()
         letters = reader.peek(limit, selection=selection, reasons=services.reasons(dlq), now=now)
@@ -287,6 +287,9 @@ def redrive(
         services = _services(stage, endpoint_url)
         dlq = services.queues.resolve(queue)
         selection = selection_of(ticket_id, error_filter, older_than, newer_than)
+        services.queue_url(dlq.name)  # a missing queue is the first thing to say
+        if not dlq.source_is_bus:
+            services.queue_url(dlq.source)
         services.audit.open()
         if dry_run:
             _preview(services, dlq, selection, limit)
