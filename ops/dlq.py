@@ -53,7 +53,7 @@ app = typer.Typer(no_args_is_help=True, help="Dead-letter queues: list, show, re
 
 PREVIEW_LIMIT = 1000
 """At most this many dead letters are read by ``list`` (per queue, for the oldest) and ``redrive --dry-run``."""
-ERROR_CHARS = 70
+ERROR_CHARS = 90
 TEXT_CHARS = 160
 INTERRUPTED = 130
 """The exit status of a command stopped by Ctrl-C."""
@@ -261,8 +261,11 @@ def show(
     if as_json:
         typer.echo(json.dumps([letter_json(letter, dlq, now, text) for letter in letters]))
         return
-    title = f"{len(letters)} of {depth.total} dead letter(s) in {dlq.name}{_from(services, dlq)}{_filters(selection)}"
     console = Console()
+    if not letters:
+        console.print(f"no dead letters{_filters(selection)} in {dlq.name} ({depth.total} in all)", highlight=False)
+        return
+    title = f"{len(letters)} of {depth.total} dead letter(s) in {dlq.name}{_from(services, dlq)}{_filters(selection)}"
     console.print(letters_table(letters, title, now, dlq))
     if text:
         console.print("ticket text, masked:", *texts(letters), sep="\n", highlight=False)
@@ -294,6 +297,10 @@ def redrive(
         if dry_run:
             _preview(services, dlq, selection, limit)
             return
+        if services.reader(dlq).depth().total == 0:
+            _audit(services, "redrive", dlq, 0, selection, {"to": dlq.back_to})
+            typer.echo(f"{dlq.name} is empty: nothing to redrive")
+            return
         method = plan(dlq, selection, limit=limit, local=services.local)
         details: dict[str, Any] = {"method": method.value, "to": dlq.back_to, "rate": rate, "limit": limit}
         if method is Method.MOVE_TASK:
@@ -310,7 +317,7 @@ def redrive(
                       bucket=bucket, limit=limit, clock=services.clock)
         report = _run_drain(services, drain, dlq, "redrive", selection, details, "moved")
     console = Console()
-    speed = f", {report.handed_over / report.seconds:.1f}/s" if report.seconds > 0 else ""
+    speed = f", {report.handed_over / report.seconds:.1f}/s" if report.seconds > 0 and report.handed_over else ""
     console.print(f"moved {report.handed_over} message(s) from {dlq.name} to {dlq.back_to} "
                   f"({details['method']}{speed})", highlight=False)
     _print_leftovers(console, report, dlq)
@@ -400,9 +407,10 @@ def _preview(services: Services, dlq: Dlq, selection: Selection, limit: int | No
     letters = services.reader(dlq).peek(limit or PREVIEW_LIMIT, selection=selection, reasons=services.reasons(dlq),
                                         now=now)
     _audit(services, "redrive", dlq, len(letters), selection, {"dry_run": True, "to": dlq.back_to})
-    title = f"would move {len(letters)} dead letter(s) from {dlq.name} to {dlq.back_to}{_filters(selection)}"
-    Console().print(letters_table(letters, title, now, dlq))
-    typer.echo("dry run: nothing moved")
+    if letters:
+        title = f"would move {len(letters)} dead letter(s) from {dlq.name} to {dlq.back_to}{_filters(selection)}"
+        Console().print(letters_table(letters, title, now, dlq))
+    typer.echo(f"dry run: nothing moved{'' if letters else f' (nothing would: no dead letters{_filters(selection)})'}")
 
 
 def _move_task(services: Services, dlq: Dlq, rate: float | None, details: dict[str, Any]) -> None:
@@ -529,18 +537,19 @@ def letter_json(letter: DeadLetter, dlq: Dlq, now: datetime, text: bool = False)
 def letters_table(letters: list[DeadLetter], title: str, now: datetime, dlq: Dlq) -> Table:
     """One row per dead letter; the worker only for the events DLQ (elsewhere the queue has one, in the title)."""
     table = Table(title=title)
-    columns = ["ticket", "error", "receives", "first failure (UTC)", "age", "ticket now"]
+    columns = ["ticket", "error (masked)", "receives", "first failure", "age", "ticket now"]
     columns += ["worker"] if dlq.source_is_bus else []
     for column in columns:
         table.add_column(column, justify="right" if column in ("receives", "age") else "left",
-                         no_wrap=column in ("ticket", "first failure (UTC)", "age"))
+                         no_wrap=column in ("ticket", "first failure", "age", "receives"),
+                         ratio=3 if column.startswith("error") else 1 if column in ("ticket now", "worker") else None)
     for letter in letters:
         age = letter.age(now)
         row = [
             letter.ticket_id or f"({letter.kind})",
             masked(letter.reason, ERROR_CHARS) or "-",
             str(letter.receive_count),
-            f"{letter.first_failure:%Y-%m-%d %H:%M:%S}" if letter.first_failure else "-",
+            f"{letter.first_failure:%m-%d %H:%M} UTC" if letter.first_failure else "-",
             _age(age) if age is not None else "-",
             letter.ticket_status or "-",
         ]

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ops.dead_letter_queues import Dlq
-from ops.dead_letters import Selection
+from ops.dead_letters import DEPTH_ATTRIBUTES, Selection
 from ops.redrive import Method, MoveTask, MoveTaskUnavailableError, plan
 from tests.ops.conftest import Stage, Tool
 
@@ -31,10 +31,12 @@ def sqs() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def _queues(stubber: Stubber) -> None:
-    """The lookups before the start: the DLQ's URL and ARN, then the source queue's."""
+def _queues(stubber: Stubber, depth: int = 40) -> None:
+    """The lookups before the start: both queues' URLs, the DLQ's depth (an empty DLQ starts nothing), both ARNs."""
     for name, url in (("switchboard-test-routing-dlq", DLQ_URL), ("switchboard-test-routing", QUEUE_URL)):
         stubber.add_response("get_queue_url", {"QueueUrl": url}, {"QueueName": name})
+    stubber.add_response("get_queue_attributes", {"Attributes": {"ApproximateNumberOfMessages": str(depth)}},
+                         {"QueueUrl": DLQ_URL, "AttributeNames": list(DEPTH_ATTRIBUTES)})
     for url, arn in ((DLQ_URL, DLQ_ARN), (QUEUE_URL, QUEUE_ARN)):
         stubber.add_response("get_queue_attributes", {"Attributes": {"QueueArn": arn}},
                              {"QueueUrl": url, "AttributeNames": ["QueueArn"]})
@@ -101,6 +103,22 @@ def test_a_failed_move_task_says_why_and_fails(stage: Stage, tool: Tool, sqs: tu
     assert "(SQS move task FAILED): AWS.SimpleQueueService.KmsAccessDenied" in result.stdout
     [record] = [r for r in stage.audit_records() if r["action"] == "redrive"]
     assert (record["count"], record["outcome"]) == (7, "failed")
+
+
+def test_an_empty_dlq_starts_no_move_task(stage: Stage, tool: Tool, sqs: tuple[Any, Stubber]) -> None:
+    client, stubber = sqs
+    for name, url in (("switchboard-test-routing-dlq", DLQ_URL), ("switchboard-test-routing", QUEUE_URL)):
+        stubber.add_response("get_queue_url", {"QueueUrl": url}, {"QueueName": name})
+    stubber.add_response("get_queue_attributes", {"Attributes": {"ApproximateNumberOfMessages": "0"}},
+                         {"QueueUrl": DLQ_URL, "AttributeNames": list(DEPTH_ATTRIBUTES)})
+    tool.customise.append(lambda services: setattr(services, "sqs", client))
+
+    result = tool("redrive", "routing")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "switchboard-test-routing-dlq is empty: nothing to redrive"
+    [record] = [r for r in stage.audit_records() if r["action"] == "redrive"]
+    assert record["count"] == 0
 
 
 @pytest.mark.parametrize("code", ["UnsupportedOperation", "InvalidAction", "500"])
