@@ -3,8 +3,8 @@
 SQS moves a message to the DLQ by itself only after ``maxReceiveCount`` failed receives. When a worker knows on
 the first receive that retrying cannot help (the ticketing system does not have the ticket, the message is not an
 event at all), receiving it four more times only delays the page to on-call; the worker sends it here and lets
-the original be deleted. The body is kept as it was, so ``python -m workers.redrive`` moves it back like any other
-dead letter; the reason travels as the message attribute ``failure_reason``.
+the original be deleted. The body is kept as it was, so ``switchboard dlq redrive`` moves it back like any other
+dead letter; the reason travels as the message attribute ``failure_reason`` (``switchboard dlq show`` prints it).
 """
 
 from __future__ import annotations

@@ -40,6 +40,14 @@ _SUFFIX = {
 }
 RESOURCES = tuple(_SUFFIX)
 """Settings that name an AWS resource of the stage; each defaults to ``switchboard-<stage>-<suffix>``."""
+_OPERATOR_SUFFIX = {"audit_log_group": "audit"}
+OPERATOR_RESOURCES = tuple(_OPERATOR_SUFFIX)
+"""Resources only the operator commands use (``ops``), named the same way; the functions' environment omits them."""
+
+
+def dlq_archive_bucket_name(stage: str, account: str) -> str:
+    """The data stack's bucket for dead letters archived before a purge: S3 names are global, hence the account."""
+    return f"switchboard-{stage}-dlq-archive-{account}"
 
 
 _reading_the_environment: ContextVar[bool] = ContextVar("reading_the_environment", default=True)
@@ -113,6 +121,14 @@ class Settings(BaseSettings):
     ticketing_secret: str = ""
     """Secrets Manager secret with the ticketing system's credentials (JSON: email, api_token)."""
     event_source: str = "switchboard.tickets"
+
+    # -- operator commands (``switchboard dlq …``) ------------------------------------------------------------
+    audit_log_group: str = ""
+    """CloudWatch Logs group of the operators' audit trail: who did what to which queue, when, how many."""
+    dlq_archive_bucket: str | None = None
+    """S3 bucket a purge archives dead letters to in AWS; None: the data stack's (``dlq_archive_bucket_name``)."""
+    dlq_archive_dir: str = ".switchboard/archive"
+    """Where a purge archives dead letters (JSON lines) against the local stack, or anywhere with ``--archive-dir``."""
 
     # -- REST API ------------------------------------------------------------------------------------------
     api_auth: Literal["app", "gateway"] = "app"
@@ -233,7 +249,8 @@ class Settings(BaseSettings):
         if not isinstance(values, dict):
             return values
         stage = values.get("stage") or cls.model_fields["stage"].default
-        derived = {name: f"switchboard-{stage}-{_SUFFIX[name]}" for name in RESOURCES if not values.get(name)}
+        suffixes = {**_SUFFIX, **_OPERATOR_SUFFIX}
+        derived = {name: f"switchboard-{stage}-{suffix}" for name, suffix in suffixes.items() if not values.get(name)}
         return {**values, **derived}
 
     @classmethod
@@ -262,7 +279,7 @@ class Settings(BaseSettings):
         """A copy with ``changes`` applied and validated (and names re-derived when the stage changes)."""
         values = self.model_dump()
         if "stage" in changes:
-            values.update({name: "" for name in RESOURCES})
+            values.update({name: "" for name in (*RESOURCES, *OPERATOR_RESOURCES)})
         return self._from_values({**values, **changes})
 
 

@@ -10,8 +10,8 @@ What happens when the ticketing system fails depends on what a retry can achieve
 * unavailable (5xx, timeouts, 409) or throttled (429): retried in process after 1, 2, 4, 8 and 16 s, or after the
   Retry-After the system sent, as long as one more attempt fits in the Lambda's time; then the message goes back
   to the queue and is tried again on a later receive. On its last receive the ticket is marked ``failed`` and
-  SQS moves the message to the dead-letter queue, from which ``python -m workers.redrive --queue sync`` brings it
-  back once the system is up again;
+  SQS moves the message to the dead-letter queue, from which ``switchboard dlq redrive sync`` brings it back once
+  the system is up again;
 * credentials refused after re-reading the secret: not retried in process, otherwise the same;
 * rejected for good (no such ticket, a closed ticket, a team without a group) and poison messages (not JSON, not
   a TicketRouted event, a ticket we do not have or have not decided): no retries at all. The message goes to the

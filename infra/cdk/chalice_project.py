@@ -23,8 +23,8 @@ from infra.cdk.functions import FUNCTIONS
 from infra.cdk.plane import DataPlane, function_environment
 
 SHIPPED_PACKAGES = ("agent", "chalice_app", "datalayer", "workers")
-NOT_SHIPPED = frozenset({"agent/models", "workers/redrive.py"})
-"""The models travel in the layer; the redrive tool is a command line (rich), not a handler."""
+NOT_SHIPPED = frozenset({"agent/models"})
+"""The models travel in the layer. (The operator commands, ``ops/``, are not a shipped package at all.)"""
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 """Lambda's limit for a zip uploaded directly (what ``chalice deploy`` does)."""
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")

@@ -23,7 +23,10 @@ CHALICE_PROJECTS = ROOT / "build" / "chalice"
 """Where the generated Chalice projects go: ``cdk-<stage>/`` for the app stack, ``<stage>/`` for chalice deploy."""
 
 AUDIT_LOG_RETENTION_DAYS = 90
-"""API access logs (who called what, with which key) are the audit trail: kept 90 days in every stage."""
+"""API access logs (who called what, with which key) and the operators' audit trail (who did what to which
+dead-letter queue): kept 90 days in every stage."""
+DLQ_ARCHIVE_RETENTION_DAYS = 90
+"""Dead letters a purge archived stay in the stage's bucket this long."""
 
 
 class StageConfigError(Exception):

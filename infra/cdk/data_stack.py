@@ -3,8 +3,9 @@
 Tables, bus, rules and queues are generated from ``infra.resources.define`` (the same objects the local stack
 provisions), with what only AWS has added here: a customer-managed KMS key for tables, queues, secrets, the alarm
 topic and the audit logs; point-in-time recovery; a 7-day archive on the bus; a dead-letter queue and a retry
-policy on every rule target; the secrets; the dependency layer; the API keys; and the alarms, dashboard and topic
-(``infra.cdk.observability``).
+policy on every rule target; the secrets; the dependency layer; the API keys; the alarms, dashboard and topic
+(``infra.cdk.observability``); and what on-call's dead-letter tool (``switchboard dlq``) needs: the bucket a purge
+archives to, the operators' audit log group and the managed policy ``switchboard-<stage>-on-call-dlq``.
 
 Everything that holds data is ``RetainExceptOnCreate`` (``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``): kept when
 the stack is deleted or the resource replaced, but removed when the stack's *first* create fails, so that a retry
@@ -26,14 +27,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from datalayer.settings import dlq_archive_bucket_name
 from datalayer.tables import Table
-from infra.cdk.config import AUDIT_LOG_RETENTION_DAYS, StageConfig, api_key_output
+from infra.cdk.config import AUDIT_LOG_RETENTION_DAYS, DLQ_ARCHIVE_RETENTION_DAYS, StageConfig, api_key_output
 from infra.cdk.observability import Observability
+from infra.cdk.permissions import on_call_dlq_statements
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, stage_settings
 from infra.resources import (
     ARCHIVE_RETENTION_DAYS,
@@ -60,13 +64,15 @@ action written out instead of ``kms:*``."""
 
 
 class DataStack(cdk.Stack):
-    """Exposes ``plane`` (names and ARNs for the app stack), ``api_key_ids``, ``audit_log_group`` and ``topic``."""
+    """Exposes ``plane`` (names and ARNs for the app stack), ``api_key_ids``, ``audit_log_group`` (API access logs)
+    and ``topic``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, layer_dir: Path,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        definitions = define(stage_settings(config.name))
+        settings = stage_settings(config.name)
+        definitions = define(settings)
         self.key = self._key()
         tables = {table.id: self._table(table) for table in definitions.tables}
         bus = events.CfnEventBus(self, "EventBus", name=definitions.event_bus)
@@ -117,9 +123,52 @@ class DataStack(cdk.Stack):
             cdk.CfnOutput(self, output_key, value=value)
         cdk.CfnOutput(self, "AuditLogGroupArn", value=self.audit_log_group.attr_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.topic.ref)
+        self._on_call(definitions, settings.audit_log_group)
         Observability(self, "Observability", config=config, definitions=definitions, topic_arn=self.topic.ref)
 
     # -- resources ----------------------------------------------------------------------------------------------
+
+    def _on_call(self, definitions: Stack, audit_log_group: str) -> None:
+        """The dead-letter tool's archive bucket, the operators' audit log group and on-call's managed policy."""
+        stage = self.config.name
+        bucket = s3.CfnBucket(
+            self, "DlqArchiveBucket",
+            bucket_name=dlq_archive_bucket_name(stage, cdk.Aws.ACCOUNT_ID),
+            bucket_encryption=s3.CfnBucket.BucketEncryptionProperty(server_side_encryption_configuration=[
+                s3.CfnBucket.ServerSideEncryptionRuleProperty(
+                    bucket_key_enabled=True,
+                    server_side_encryption_by_default=s3.CfnBucket.ServerSideEncryptionByDefaultProperty(
+                        sse_algorithm="aws:kms", kms_master_key_id=self.key.attr_arn))]),
+            public_access_block_configuration=s3.CfnBucket.PublicAccessBlockConfigurationProperty(
+                block_public_acls=True, block_public_policy=True, ignore_public_acls=True,
+                restrict_public_buckets=True),
+            ownership_controls=s3.CfnBucket.OwnershipControlsProperty(
+                rules=[s3.CfnBucket.OwnershipControlsRuleProperty(object_ownership="BucketOwnerEnforced")]),
+            lifecycle_configuration=s3.CfnBucket.LifecycleConfigurationProperty(rules=[
+                s3.CfnBucket.RuleProperty(
+                    id="ExpireArchivedDeadLetters", status="Enabled", expiration_in_days=DLQ_ARCHIVE_RETENTION_DAYS,
+                    abort_incomplete_multipart_upload=s3.CfnBucket.AbortIncompleteMultipartUploadProperty(
+                        days_after_initiation=1))]),
+        )
+        bucket.apply_removal_policy(RETAINED)
+        s3.CfnBucketPolicy(self, "DlqArchiveBucketPolicy", bucket=bucket.ref, policy_document={
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                           "Resource": [bucket.attr_arn, f"{bucket.attr_arn}/*"],
+                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
+        })
+        audit = logs.CfnLogGroup(self, "OperatorAuditLogs", log_group_name=audit_log_group,
+                                 retention_in_days=AUDIT_LOG_RETENTION_DAYS, kms_key_id=self.key.attr_arn)
+        audit.apply_removal_policy(RETAINED)
+        policy = iam.CfnManagedPolicy(
+            self, "OnCallDlqPolicy", managed_policy_name=f"switchboard-{stage}-on-call-dlq",
+            description=f"Switchboard {stage}: what switchboard dlq needs (attach to on-call roles)",
+            policy_document={"Version": "2012-10-17", "Statement": on_call_dlq_statements(
+                self.plane, definitions, bucket.attr_arn, audit.attr_arn)},
+        )
+        cdk.CfnOutput(self, "DlqArchiveBucketName", value=bucket.ref)
+        cdk.CfnOutput(self, "OperatorAuditLogGroupName", value=audit.ref)
+        cdk.CfnOutput(self, "OnCallDlqPolicyArn", value=policy.ref)
 
     def _rules(self, definitions: Stack, bus: events.CfnEventBus, queues: dict[str, sqs.CfnQueue]) -> None:
         """Each rule with its target's DLQ and retries; one policy per queue (a second ``AWS::SQS::QueuePolicy`` on

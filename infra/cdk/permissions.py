@@ -1,9 +1,10 @@
 """Least-privilege IAM for each function, generated from what it needs (``infra.cdk.functions``).
 
 One generator for both deployments: the app stack turns the statements into each function's role, and
-``infra.cdk.dev`` writes them as Chalice policy files for ``chalice deploy``. Every action is spelled out and every
-resource is named; the only wildcards are where no name exists to write: X-Ray (no resource-level permissions)
-and the log streams Lambda creates under the function's log group.
+``infra.cdk.dev`` writes them as Chalice policy files for ``chalice deploy``. The on-call policy of the dead-letter
+tool (``on_call_dlq_statements``) comes from the same plane; the data stack creates it. Every action is spelled out
+and every resource is named; the only wildcards are where no name exists to write: X-Ray (no resource-level
+permissions), the log streams Lambda creates under the function's log group and the archive's object keys.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from infra.cdk.config import StageConfig
 from infra.cdk.functions import LambdaFunction
 from infra.cdk.plane import DataPlane
+from infra.resources import Stack
 
 Statement = dict[str, Any]
 
@@ -104,3 +106,36 @@ def _arn(plane: DataPlane, service: str, resource: str) -> str:
 
 def _sid(identifier: str) -> str:
     return "".join(part.capitalize() for part in identifier.split("_"))
+
+
+# -- on-call: the dead-letter tool (``switchboard dlq``) ----------------------------------------------------------
+
+DLQ_READ_ACTIONS = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage")
+"""``list``/``show`` receive and give back (visibility 0); ``redrive``/``purge`` delete what they handed over."""
+MOVE_TASK_ACTIONS = ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks")
+"""A full redrive of a queue's DLQ in AWS: SQS moves the messages itself (granted on the source DLQ)."""
+
+
+def on_call_dlq_statements(plane: DataPlane, definitions: Stack, archive_bucket_arn: str,
+                           audit_log_group_arn: str) -> list[Statement]:
+    """Exactly what ``switchboard dlq`` does in AWS: read and drain every DLQ, send back to each DLQ's source queue
+    (or put events back on the bus), read the tickets for the failure reasons, archive to the bucket before a purge,
+    write and read the audit trail, and use the key all of these are encrypted with."""
+    attribute = {getattr(definitions, name).name: name for name in plane.queues}
+    dlqs = [plane.queues[attribute[queue.name]].arn for queue in definitions.dead_letter_queues]
+    redriven = [queue for queue in definitions.queues if queue.dead_letter_queue]
+    moved_from = [plane.queues[attribute[queue.dead_letter_queue]].arn for queue in redriven
+                  if queue.dead_letter_queue is not None]
+    return [
+        _allow("DeadLetters", list(DLQ_READ_ACTIONS), dlqs),
+        _allow("MoveTasks", list(MOVE_TASK_ACTIONS), moved_from),
+        _allow("SourceQueues", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"],
+               [plane.queues[attribute[queue.name]].arn for queue in redriven]),
+        _allow("EventsBackOnTheBus", ["events:PutEvents"], [plane.event_bus.arn]),
+        _allow("FailureReasons", ["dynamodb:GetItem"], [plane.tables["tickets"].arn]),
+        _allow("ArchiveBeforePurge", ["s3:PutObject"], [f"{archive_bucket_arn}/*"]),
+        _allow("AuditTrail", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"],
+               [audit_log_group_arn]),
+        _allow("Key", ["kms:Decrypt", "kms:GenerateDataKey"], [plane.key_arn]),
+    ]

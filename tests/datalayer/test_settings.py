@@ -6,7 +6,14 @@ import pytest
 
 from datalayer import aws
 from datalayer.errors import SettingsError
-from datalayer.settings import RESOURCES, RoutingPolicy, Settings, get_settings, use_settings
+from datalayer.settings import (
+    RESOURCES,
+    RoutingPolicy,
+    Settings,
+    dlq_archive_bucket_name,
+    get_settings,
+    use_settings,
+)
 
 
 def test_a_stage_alone_names_every_resource() -> None:
@@ -14,6 +21,15 @@ def test_a_stage_alone_names_every_resource() -> None:
     assert settings.tickets_table == "switchboard-prod-tickets"
     assert settings.status_table == "switchboard-prod-service-status"
     assert all(getattr(settings, name).startswith("switchboard-prod-") for name in RESOURCES)
+
+
+def test_the_operator_tools_resources_follow_the_stage_but_stay_out_of_the_functions_resources() -> None:
+    prod = Settings.from_environment({"SWITCHBOARD_STAGE": "prod"})
+    assert prod.audit_log_group == "switchboard-prod-audit" and "audit_log_group" not in RESOURCES
+    assert prod.derive(stage="staging").audit_log_group == "switchboard-staging-audit"
+    assert prod.dlq_archive_bucket is None
+    assert dlq_archive_bucket_name("prod", "123456789012") == "switchboard-prod-dlq-archive-123456789012"
+    assert len(dlq_archive_bucket_name("a" * 21, "123456789012")) <= 63, "S3's limit, for the longest stage name"
 
 
 def test_a_deployment_can_name_resources_one_by_one() -> None:

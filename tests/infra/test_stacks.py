@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from datalayer.tables import all_tables
 from infra.cdk.app_stack import ALIAS
-from infra.cdk.config import AUDIT_LOG_RETENTION_DAYS, STAGES, stage_config
+from infra.cdk.config import AUDIT_LOG_RETENTION_DAYS, DLQ_ARCHIVE_RETENTION_DAYS, STAGES, stage_config
 from infra.cdk.functions import API, FUNCTIONS, WORKERS
 from infra.cdk.observability import alarm_name, canary_name
 from infra.cdk.plane import stage_settings
@@ -30,7 +30,7 @@ from workers.limits import (
 
 RETAIN_EXCEPT_ON_CREATE = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
 STATEFUL_TYPES = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
-                  "AWS::Events::Archive", "AWS::ApiGateway::ApiKey")
+                  "AWS::Events::Archive", "AWS::ApiGateway::ApiKey", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
 MEMORY = {
     "route_tickets": WORKER_MEMORY_MB,
     "decide_unsure_tickets": AGENT_WORKER_MEMORY_MB,
@@ -113,6 +113,65 @@ def test_secrets_and_topic_use_the_key_and_audit_logs_are_kept_90_days(stage: Sy
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": AUDIT_LOG_RETENTION_DAYS,
                                                              "KmsKeyId": Match.any_value()})
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_the_dlq_archive_is_encrypted_private_tls_only_expiring_and_retained(stage: Synthesized) -> None:
+    key = _single_logical_id(stage.data, "AWS::KMS::Key")
+    [(bucket_id, bucket)] = _resources(stage.data, "AWS::S3::Bucket").items()
+    properties = bucket["Properties"]
+    assert properties["BucketName"] == {"Fn::Join": ["", [f"switchboard-{stage.stage}-dlq-archive-",
+                                                          {"Ref": "AWS::AccountId"}]]}, "dlq_archive_bucket_name"
+    [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                     "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]}}
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(properties["PublicAccessBlockConfiguration"]) == 4
+    [lifecycle] = properties["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["ExpirationInDays"] == DLQ_ARCHIVE_RETENTION_DAYS and lifecycle["Status"] == "Enabled"
+    assert {bucket[name] for name in ("DeletionPolicy", "UpdateReplacePolicy")} == {"RetainExceptOnCreate", "Retain"}
+    [policy] = _resources(stage.data, "AWS::S3::BucketPolicy").values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    assert (statement["Effect"], statement["Action"], statement["Condition"]) == (
+        "Deny", "s3:*", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_operators_audit_log_group_is_named_for_the_tool_kept_90_days_and_encrypted(stage: Synthesized) -> None:
+    key = _single_logical_id(stage.data, "AWS::KMS::Key")
+    Template.from_json(stage.data).has_resource("AWS::Logs::LogGroup", {
+        "Properties": {"LogGroupName": stage_settings(stage.stage).audit_log_group,
+                       "RetentionInDays": AUDIT_LOG_RETENTION_DAYS, "KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}},
+        **RETAIN_EXCEPT_ON_CREATE})
+
+
+def test_the_on_call_dlq_policy_grants_exactly_what_the_tool_does(stage: Synthesized) -> None:
+    [policy] = _resources(stage.data, "AWS::IAM::ManagedPolicy").values()
+    properties = policy["Properties"]
+    assert properties["ManagedPolicyName"] == f"switchboard-{stage.stage}-on-call-dlq"
+    granted = {statement["Sid"]: (statement["Action"], sorted(json.dumps(r) for r in statement["Resource"]))
+               for statement in properties["PolicyDocument"]["Statement"]}
+
+    def arns(*logical_ids: str) -> list[str]:
+        return sorted(json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}) for logical_id in logical_ids)
+
+    dlqs, sources = ("RoutingDlqQueue", "AgentDlqQueue", "SyncDlqQueue"), ("RoutingQueue", "AgentQueue", "SyncQueue")
+    bucket_objects = {"Fn::Join": ["", [{"Fn::GetAtt": ["DlqArchiveBucket", "Arn"]}, "/*"]]}
+    assert granted == {
+        "DeadLetters": (["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
+                         "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"], arns("EventsDlqQueue", *dlqs)),
+        "MoveTasks": (["sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"], arns(*dlqs)),
+        "SourceQueues": (["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"], arns(*sources)),
+        "EventsBackOnTheBus": (["events:PutEvents"], arns("EventBus")),
+        "FailureReasons": (["dynamodb:GetItem"], arns("TicketsTable")),
+        "ArchiveBeforePurge": (["s3:PutObject"], [json.dumps(bucket_objects)]),
+        "AuditTrail": (["logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"],
+                       arns("OperatorAuditLogs")),
+        "Key": (["kms:Decrypt", "kms:GenerateDataKey"], arns(_single_logical_id(stage.data, "AWS::KMS::Key"))),
+    }
+    outputs = stage.data["Outputs"]
+    assert outputs["OnCallDlqPolicyArn"]["Value"] == {"Ref": "OnCallDlqPolicy"}
+    assert outputs["DlqArchiveBucketName"]["Value"] == {"Ref": "DlqArchiveBucket"}
+    assert outputs["OperatorAuditLogGroupName"]["Value"] == {"Ref": "OperatorAuditLogs"}
 
 
 def test_the_layer_is_a_cdk_asset(stage: Synthesized) -> None:

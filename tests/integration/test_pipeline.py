@@ -22,9 +22,12 @@ from datalayer.service_status import ServiceStatusStore
 from datalayer.types import CustomerContext, Outage, RoutingDecision, ServiceStatus, Ticket
 from infra.local import LocalStack
 from infra.observe import Observer, observe
+from ops.dead_letter_queues import stage_queues
+from ops.dead_letters import QueueReader
+from ops.drain import Drain
+from ops.redrive import ToQueue
 from workers import routing
 from workers.limits import MAX_RECEIVE_COUNT
-from workers.redrive import Redrive
 
 pytestmark = pytest.mark.integration
 
@@ -156,8 +159,10 @@ def test_only_the_poison_and_the_crashing_ticket_are_dead_lettered(scenario: Sce
     provisioned = scenario.stack.provisioned
     assert provisioned is not None
     assert scenario.depth(provisioned.routing_queue_url) == 0
-    letters = Redrive(scenario.sqs, provisioned.routing_dlq_url, provisioned.routing_queue_url).peek(10)
-    assert sorted(letter.ticket_id for letter in letters) == ["(unreadable)", scenario.crashing]
+    queues = stage_queues(scenario.stack.settings)
+    letters = QueueReader(scenario.sqs, provisioned.routing_dlq_url, queues.resolve("routing"), queues).peek(10)
+    assert sorted((letter.kind, letter.ticket_id or "") for letter in letters) == [
+        ("TicketReceived", scenario.crashing), ("unreadable", "")]
     assert all(letter.receive_count >= MAX_RECEIVE_COUNT for letter in letters)
     assert {letter.body for letter in letters} >= {POISON_BODY}
 
@@ -179,8 +184,11 @@ def test_redrive_moves_dead_letters_back_to_the_routing_queue(scenario: Scenario
     """Last: the moved messages go through the worker again (and fail again, the bug is still there)."""
     provisioned = scenario.stack.provisioned
     assert provisioned is not None
-    redrive = Redrive(scenario.sqs, provisioned.routing_dlq_url, provisioned.routing_queue_url)
-    moved = redrive.move(limit=10)
-    assert sorted(letter.ticket_id for letter in moved) == ["(unreadable)", scenario.crashing]
-    assert redrive.move(limit=10) == []
-    assert POISON_BODY in {letter.body for letter in moved}  # bodies travel unchanged
+    queues = stage_queues(scenario.stack.settings)
+
+    def redrive() -> int:
+        reader = QueueReader(scenario.sqs, provisioned.routing_dlq_url, queues.resolve("routing"), queues)
+        return Drain(reader, ToQueue(scenario.sqs, provisioned.routing_queue_url)).run().handed_over
+
+    assert redrive() == 2
+    assert redrive() == 0

@@ -24,12 +24,15 @@ from datalayer.tickets import TicketStore
 from datalayer.types import RoutingDecision, Ticket
 from infra.poller import lambda_record
 from infra.ticketing_server import LocalTicketingServer
+from ops.dead_letter_queues import stage_queues
+from ops.dead_letters import QueueReader
+from ops.drain import Drain
+from ops.redrive import ToQueue
 from tests.factories import make_decision
 from tests.support import Aws, FakeClock, ticket_payload
 from tests.workers.fakes import sqs_record
 from tests.workers.ticketing.conftest import CLIENT_TIMEOUT_S, GROUPS
 from workers.limits import MAX_RECEIVE_COUNT, SYNC_BACKOFF_SECONDS, SYNC_WORKER_TIMEOUT_SECONDS
-from workers.redrive import Redrive
 from workers.sync import Outcome, RecordResult, SyncWorker, backoff_deadline_s, batch_response
 from workers.ticketing.zendesk import ZendeskTicketing
 
@@ -265,12 +268,14 @@ def test_down_past_every_receive_the_ticket_fails_to_the_dlq_and_a_redrive_syncs
     assert record.sync_failure is not None and "HTTP 503" in record.sync_failure
     assert harness.recorder.count("SyncFailures") == 1
 
-    harness.server.clear_faults()  # the system is back; on-call redrives
-    moved = Redrive(sqs, dlq_url, queue_url).move(10)
+    harness.server.clear_faults()  # the system is back; on-call redrives (switchboard dlq redrive sync)
+    queues = stage_queues(aws.settings)
+    moved = Drain(QueueReader(sqs, dlq_url, queues.resolve("sync"), queues), ToQueue(sqs, queue_url)).run()
     [message] = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"])["Messages"]
     redriven = harness.worker.process_record(lambda_record(message, "arn:sync", "us-east-1"))
 
-    assert [letter.ticket_id for letter in moved] == ["4711"] and redriven.outcome is Outcome.SYNCED
+    assert moved.handed_over == 1 and json.loads(message["Body"])["detail"]["ticket_id"] == "4711"
+    assert redriven.outcome is Outcome.SYNCED
     assert_synced_once(harness)
 
 
