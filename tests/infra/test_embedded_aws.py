@@ -65,3 +65,40 @@ def test_an_input_transformer_still_fills_its_template_and_each_path_is_parsed_o
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
     assert sorted(body["ticket"] for body in bodies) == ["T-0", "T-1", "T-2"]
     assert jsonpath.parse.cache_info().misses == 1  # type: ignore[attr-defined]
+
+
+def test_sending_to_a_standard_queue_leaves_its_counts_right(aws) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+    for number in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{number}")
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("2", "1")
+
+
+def test_a_fifo_queue_still_deduplicates_by_content(aws) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(
+        QueueName="ordered.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == "1"
+
+
+def test_a_host_is_mapped_to_its_service_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    patch_moto()
+    listed = []
+    original = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listed.append(1) or original())
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    host = "sqs.ap-southeast-7.amazonaws.com"
+
+    assert [dispatcher.get_backend_for_host(host) for _ in range(3)] == ["sqs", "sqs", "sqs"]
+    assert dispatcher.get_backend_for_host("dynamodb.ap-southeast-7.amazonaws.com") == "dynamodb"
+    assert len(listed) == 2, "one directory listing per new host, none for a known one"
