@@ -10,15 +10,14 @@ and everything else stay concurrent).
 The other patches remove what moto does per request for nothing, which made the local pipeline CPU-bound at 5
 tickets a second on two cores (p50 receipt→decision 5 s before, 83 ms after the first; ``bench.load``):
 ``cache_jsonpath_parsing``, ``check_retention_cheaply``, ``resolve_hosts_once`` and ``send_without_recounting``.
-``python -m infra.embedded_aws`` is moto's own server with every patch applied and without its request log (the
-local stack discards moto's output; writing a line per request cost moto a seventh of its CPU).
+``python -m infra.embedded_aws`` is moto's server app with every patch applied, served with keep-alive connections
+(``main``).
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
-import logging
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,12 +151,30 @@ def patch_moto() -> None:
     send_without_recounting()
 
 
-def main(argv: list[str] | None = None) -> None:
-    from moto.server import main as moto_main
+SERVER_THREADS = 64
+"""Requests moto serves at once: every SQS long poll of the pollers holds one for up to 20 s."""
 
+
+def main(argv: list[str] | None = None) -> None:
+    """moto's server app with every patch, served by waitress with keep-alive connections.
+
+    moto's own ``run_simple`` is werkzeug's development server, which closes the connection after every response:
+    each boto3 call then opens a TCP connection and moto starts a thread for it, a fifth of the local pipeline's
+    time under load.
+    """
+    import os
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress import serve
+
+    parser = argparse.ArgumentParser(prog="python -m infra.embedded_aws", description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("-p", "--port", type=int, default=5000, help="port (default 5000)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto writes it into the queue URLs it returns
     patch_moto()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    moto_main(argv if argv is not None else sys.argv[1:])
+    app = DomainDispatcherApplication(create_backend_app)
+    serve(app, host=args.host, port=args.port, threads=SERVER_THREADS, connection_limit=1000, _quiet=True)
 
 
 if __name__ == "__main__":
