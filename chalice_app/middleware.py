@@ -35,7 +35,8 @@ def error_boundary(public_paths: frozenset[str]) -> Middleware:
         route = request.context.get("resourcePath", "")
         correlation_id = correlation.from_request(request.headers, request.context)
         token = correlation.bind(correlation_id)
-        logger.set_correlation_id(correlation_id)
+        # Per thread: one Lambda environment serves one request at a time, the local server one per thread.
+        logger.thread_safe_append_keys(correlation_id=correlation_id)
         try:
             settings = get_settings()
             if route not in public_paths and settings.api_auth == "app":

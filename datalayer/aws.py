@@ -14,7 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 from datalayer.settings import Settings
 
@@ -31,10 +33,32 @@ def is_local(settings: Settings) -> bool:
     return bool(settings.endpoint_url) and urlsplit(settings.endpoint_url).hostname in _LOOPBACK_HOSTS
 
 
+class _SearchPaths(list[str]):
+    """A loader's search paths that stay unique: boto3 appends its own data path for every session it makes."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+_MODELS = Loader(extra_search_paths=_SearchPaths())
+"""botocore's service, endpoint and resource models, read from disk once per process.
+
+Every new session otherwise reads and parses them again (several MB of JSON): a worker builds a handful of stores,
+each with its own session, so a cold worker (a new Lambda environment, a new poller thread of the local stack)
+spent seconds on its first ticket re-reading the same files. The loaded models are only read, never changed.
+"""
+
+
 def session(settings: Settings) -> boto3.session.Session:
-    """A session in the settings' region; with dummy credentials when the endpoint is local."""
+    """A session in the settings' region; with dummy credentials when the endpoint is local.
+
+    A new session each time (sessions are not thread-safe), sharing the models already loaded (``_MODELS``).
+    """
     credentials = LOCAL_CREDENTIALS if is_local(settings) else {}
-    return boto3.session.Session(region_name=settings.region, **credentials)
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _MODELS)
+    return boto3.session.Session(botocore_session=core, region_name=settings.region, **credentials)
 
 
 def client(service: str, settings: Settings, config: Config = DEFAULT_CONFIG) -> Any:

@@ -274,7 +274,7 @@ class AgentWorker:
         try:
             request = AgentRequest.parse(record["body"])
             ticket_id = request.ticket_id
-            logger.set_correlation_id(request.correlation_id)
+            logger.thread_safe_append_keys(correlation_id=request.correlation_id)
             outcome = self._handle(request, last)
         except GiveBack as giving_back:
             self.requeue(record, AGENT_RETRY_DELAY_SECONDS)

@@ -204,7 +204,7 @@ class RoutingWorker:
         try:
             received = parse_received(record["body"])
             ticket_id = received.ticket.ticket_id
-            logger.set_correlation_id(received.correlation_id)
+            logger.thread_safe_append_keys(correlation_id=received.correlation_id)
             outcome = self._handle(received.ticket, received.correlation_id)
         except Exception as error:
             if isinstance(error, PoisonMessage):
@@ -353,7 +353,7 @@ current_worker = _workers.current
 )
 def route_tickets(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     """Lambda entry point (``ReportBatchItemFailures`` on its event source mapping: infra.cdk.app_stack sets it)."""
-    logger.append_keys(function_request_id=getattr(event.context, "aws_request_id", None))
+    logger.thread_safe_append_keys(function_request_id=getattr(event.context, "aws_request_id", None))
     results = current_worker().process_batch(record.to_dict() for record in event)
     failed = sum(r.failed for r in results)
     logger.info("batch processed", extra={"records": len(results), "failed": failed})

@@ -193,7 +193,7 @@ class SyncWorker:
         try:
             routed = parse_envelope(record["body"], TicketRoutedDetail)
             ticket_id = routed.ticket_id
-            logger.set_correlation_id(routed.correlation_id)
+            logger.thread_safe_append_keys(correlation_id=routed.correlation_id)
             outcome = self._handle(ticket_id, started=self.clock())
         except PERMANENT as error:
             if isinstance(error, EventFormatError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import threading
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -377,3 +381,44 @@ def test_decisions_are_counted_for_the_dashboard() -> None:
     assert recorder.names().count("ReceiptToProvisionalMs") == 1 and recorder.names().count("ReceiptToFinalMs") == 1
     [elapsed] = [v for name, v, _ in recorder.metrics if name == "ReceiptToFinalMs"]
     assert elapsed > 0
+
+
+class _InterleavingRouter(FakeRouter):
+    """Holds each ticket until both threads have started theirs, so their log lines interleave."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.both_started = threading.Barrier(2, timeout=10)
+
+    def route(self, ticket, customer=None, service=None):  # type: ignore[no-untyped-def]
+        self.both_started.wait()
+        return super().route(ticket, customer, service)
+
+
+@pytest.fixture
+def worker_log() -> Iterator[io.StringIO]:
+    """The routing worker's JSON log lines, as CloudWatch would get them."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(routing.logger.registered_formatter)
+    routing.logger.addHandler(handler)
+    yield written
+    routing.logger.removeHandler(handler)
+
+
+def test_concurrent_pollers_log_each_ticket_with_its_own_correlation_id(worker_log: io.StringIO) -> None:
+    tickets = [ticket(), ticket()]
+    store, router = FakeStore(tickets), _InterleavingRouter()
+    threads = [
+        threading.Thread(target=lambda t=t: make_worker(store, router).process_record(sqs_record(event_body(t))))
+        for t in tickets
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    lines = [json.loads(line) for line in worker_log.getvalue().splitlines() if '"ticket processed"' in line]
+    assert sorted((line["ticket_id"], line["correlation_id"]) for line in lines) == sorted(
+        (t.ticket_id, f"corr-{t.ticket_id}") for t in tickets
+    )
