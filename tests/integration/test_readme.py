@@ -29,10 +29,10 @@ class Example:
     says: list[str] = field(default_factory=list)
 
 
-def examples(section_title: str) -> list[Example]:
-    """The commands of the first bash block of the README section ``## <section_title>``."""
+def examples(section_title: str, block_number: int = 0) -> list[Example]:
+    """The commands of a bash block (the first unless told) of the README section ``## <section_title>``."""
     section = README.split(f"## {section_title}\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    block = section.split("```bash\n")[1 + block_number].split("```", 1)[0]
     found: list[Example] = []
     pending = ""
     for line in block.splitlines():
@@ -126,3 +126,30 @@ def test_the_outage_examples(stack: RunningStack) -> None:
 def test_the_routing_brain_example() -> None:
     route = examples("The routing brain on its own")[0]
     matches(json.loads(run(route.command)), documented_json(route.says))
+
+
+def test_the_on_call_examples(stack: RunningStack) -> None:
+    """The rehearsal (a message that is not an event, dead-lettered by the sync worker), then the tool's commands."""
+    with_port = {"PORT": str(stack.moto_port)}
+
+    def local(example: Example) -> str:
+        return re.sub(r"PORT", with_port["PORT"], example.command)
+
+    rehearse, show_after = examples("On call: the dead-letter queues", block_number=1)
+    run(local(rehearse))
+    deadline = time.monotonic() + 60
+    while "(unreadable)" not in (shown := run(local(show_after))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "(unreadable)" in shown and "EventFormatError" in shown, shown
+
+    commands = {e.command.split(" --endpoint-url")[0].removeprefix(".venv/bin/switchboard dlq "): local(e)
+                for e in examples("On call: the dead-letter queues")}
+    listing = run(commands["list"])
+    assert re.search(r"switchboard-dev-sync-dlq\s.*\b1\b", listing), listing
+    as_json = json.loads(run(commands["show routing --filter timeout --older-than 2h --json"]))
+    assert as_json == []
+    assert "would move 1 dead letter(s) from switchboard-dev-sync-dlq" in run(commands["redrive sync --dry-run"])
+    assert "moved 0 message(s)" in run(commands["redrive sync --ticket-id T-404"])
+    assert "switchboard-dev-routing-dlq is empty: nothing to redrive" in run(commands["redrive routing --rate 20"])
+    audit = run(commands["audit --since 24h"])
+    assert "redrive sync  1  dry_run=True" in audit and "show sync" in audit, audit
