@@ -70,7 +70,7 @@ from datalayer.types import (
     ServiceStatus,
     Ticket,
 )
-from workers.batch import PerThreadWorker, batch_response
+from workers.batch import PerThreadWorker, batch_response, receives
 from workers.limits import (
     AGENT_BATCH_SIZE,
     AGENT_RETRY_DELAY_SECONDS,
@@ -268,7 +268,7 @@ class AgentWorker:
 
     def process_record(self, record: Mapping[str, Any]) -> RecordResult:
         message_id = record["messageId"]
-        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        receive_count = receives(record)
         last = receive_count >= self.max_receive_count
         ticket_id: str | None = None
         try:

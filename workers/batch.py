@@ -7,8 +7,8 @@ any of them is the same: the message ids of the records to deliver again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class BatchItem(Protocol):
@@ -22,6 +22,11 @@ class BatchItem(Protocol):
 def batch_response(results: Iterable[BatchItem]) -> dict[str, list[dict[str, str]]]:
     """Lambda's partial batch response (``ReportBatchItemFailures``): only the failed records go back to the queue."""
     return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in results if r.failed]}
+
+
+def receives(record: Mapping[str, Any]) -> int:
+    """How many times SQS has handed this record out, this time included: the last allowed one ends differently."""
+    return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
 
 
 W = TypeVar("W")

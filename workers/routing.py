@@ -43,7 +43,7 @@ from datalayer.service_status import ServiceStatusStore
 from datalayer.settings import AgentProvider, RoutingPolicy, Settings, get_settings
 from datalayer.tickets import TicketStore
 from datalayer.types import CustomerContext, RoutingDecision, ServiceStatus, Ticket
-from workers.batch import PerThreadWorker, batch_response
+from workers.batch import PerThreadWorker, batch_response, receives
 from workers.limits import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS
 
 logger = Logger(service="switchboard-worker")
@@ -199,7 +199,7 @@ class RoutingWorker:
 
     def process_record(self, record: Mapping[str, Any]) -> RecordResult:
         message_id = record["messageId"]
-        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        receive_count = receives(record)
         ticket_id: str | None = None
         try:
             received = parse_received(record["body"])

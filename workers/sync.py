@@ -49,7 +49,7 @@ from datalayer.secrets import SecretReader
 from datalayer.settings import Settings, get_settings
 from datalayer.tickets import TicketStore
 from datalayer.types import RoutingDecision
-from workers.batch import PerThreadWorker, batch_response
+from workers.batch import PerThreadWorker, batch_response, receives
 from workers.limits import (
     MAX_RECEIVE_COUNT,
     SYNC_BACKOFF_SECONDS,
@@ -188,7 +188,7 @@ class SyncWorker:
 
     def process_record(self, record: Mapping[str, Any]) -> RecordResult:
         message_id = record["messageId"]
-        receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        receive_count = receives(record)
         ticket_id: str | None = None
         try:
             routed = parse_envelope(record["body"], TicketRoutedDetail)
