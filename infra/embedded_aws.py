@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -151,6 +153,16 @@ def patch_moto() -> None:
     send_without_recounting()
 
 
+PARENT_CHECK_S = 1.0
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this process once ``parent_pid`` is gone: a killed local stack must not leave moto holding its port."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
 SERVER_THREADS = 64
 """Requests moto serves at once: every SQS long poll of the pollers holds one for up to 20 s."""
 
@@ -162,15 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     each boto3 call then opens a TCP connection and moto starts a thread for it, a fifth of the local pipeline's
     time under load.
     """
-    import os
-
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from waitress import serve
 
     parser = argparse.ArgumentParser(prog="python -m infra.embedded_aws", description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("-p", "--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (the local stack's)")
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        threading.Thread(target=_exit_with, args=(args.parent_pid,), name="parent-watch", daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto writes it into the queue URLs it returns
     patch_moto()
     app = DomainDispatcherApplication(create_backend_app)

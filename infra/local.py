@@ -19,6 +19,7 @@ import errno
 import importlib
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -119,9 +120,13 @@ class EmbeddedAws:
 
     def start(self) -> EmbeddedAws:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(self.port)],
+            [sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(self.port),
+             "--parent-pid", str(os.getpid())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the terminal reaches the stack alone, which stops moto last, after the
+            # pollers; moto leaves by itself if the stack is killed (``--parent-pid``).
+            start_new_session=True,
         )
         deadline = time.monotonic() + MOTO_START_TIMEOUT_S
         while True:
@@ -480,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     console = Console()
-    logs.install(console)
+    logs.install(console, tracebacks=args.debug)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -509,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {_one_line(error, options)}  (--debug shows the traceback)")
         return 2
     try:
-        logs.install(console)  # the app's and the router's Powertools loggers exist now
+        logs.install(console, tracebacks=args.debug)  # the app's and the router's Powertools loggers exist now
         assert stack.settings is not None
         console.print(
             Panel.fit(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from chalice import Chalice
 from chalice.app import SQSEventConfig
 from chalice.local import LambdaContext
@@ -175,6 +176,10 @@ class SqsEventSourceMapping:
                 batch = self._collect_batch(sqs)
                 if batch:
                     self._invoke(sqs, batch)
+            except (EndpointConnectionError, ConnectionClosedError) as unreachable:
+                # The embedded AWS is down (the stack's watchdog says so and revives it) or stopping: one line.
+                log.warning("poller on %s: %s; polling again in 1 s", self.queue_arn.rsplit(":", 1)[-1], unreachable)
+                self._stop.wait(1.0)
             except Exception:
                 # An SQS hiccup must not kill the poller; Lambda's mapping keeps polling too.
                 log.exception("poller error")

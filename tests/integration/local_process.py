@@ -53,6 +53,7 @@ def running(state_dir: Path, *extra: str, keyword_router: bool = True) -> Iterat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives it (tests signal the group)
     )
     output: list[str] = []
     reader: threading.Thread | None = None

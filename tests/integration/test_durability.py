@@ -97,6 +97,37 @@ def test_a_dead_embedded_aws_is_restarted_with_its_state_and_no_accepted_ticket_
         assert client.get("/health").status_code == 200  # not 503 for ever
     text = "".join(stack.output)
     assert "the embedded AWS (moto) exited with status" in text and "the embedded AWS is back" in text
+    assert "Traceback" not in text, "moto down is said in one line per poller, not a traceback"
+
+
+def test_ctrl_c_in_the_terminal_stops_the_stack_in_order_without_a_traceback(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole foreground process group: moto must not die under the pollers."""
+    with running(tmp_path) as stack:
+        os.killpg(stack.process.pid, signal.SIGINT)
+        assert stack.process.wait(timeout=30) == 0
+        time.sleep(0.5)  # the output reader catches up
+    text = "".join(stack.output)
+    assert "Traceback" not in text and "poller" not in text.split("stopping", 1)[-1], text
+    assert text.rstrip().endswith("stopped"), text
+    assert not _answers(stack.moto_port), "moto stopped with the stack"
+
+
+def test_a_killed_stack_does_not_leave_its_embedded_aws_behind(tmp_path: Path) -> None:
+    with running(tmp_path) as stack:
+        stack.process.kill()
+        stack.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _answers(stack.moto_port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _answers(stack.moto_port), "moto outlived the stack that started it"
+
+
+def _answers(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
