@@ -24,30 +24,25 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from datalayer import aws
 from datalayer.settings import Settings
+from infra.local import EmbeddedAws
 from infra.resources import provision
 from ops.dead_letter_queues import stage_queues
 from ops.dead_letters import QueueReader
 from ops.drain import Drain
 from ops.redrive import ToQueue
-
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -74,30 +69,6 @@ class RedriveReport:
 
 def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://{LOOPBACK}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def fill(sqs: Any, url: str, count: int) -> None:
@@ -168,7 +139,8 @@ def run_once(settings: Settings, sqs: Any, urls: dict[str, str], count: int) -> 
 
 
 def run(count: int, runs: int, console: Console) -> RedriveReport:
-    with moto_server() as endpoint:
+    with EmbeddedAws() as moto:
+        endpoint = moto.endpoint
         settings = Settings(endpoint_url=endpoint)
         provisioned = provision(settings)
         sqs = aws.client("sqs", settings)

@@ -106,7 +106,11 @@ class EmbeddedAws:
     calls), and in-process it would share one interpreter lock with the API and the pollers.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "infra.embedded_aws", watch_parent: bool = True) -> None:
+        """``module``: the server to run with ``-H HOST -p PORT`` (a test's own variant of moto's server);
+        ``watch_parent``: it takes ``--parent-pid`` and leaves when this process is gone."""
+        self.module = module
+        self.watch_parent = watch_parent
         with socket.socket() as probe:
             probe.bind((LOOPBACK, 0))
             self.port = probe.getsockname()[1]
@@ -120,8 +124,8 @@ class EmbeddedAws:
 
     def start(self) -> EmbeddedAws:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "infra.embedded_aws", "-H", LOOPBACK, "-p", str(self.port),
-             "--parent-pid", str(os.getpid())],
+            [sys.executable, "-m", self.module, "-H", LOOPBACK, "-p", str(self.port),
+             *(["--parent-pid", str(os.getpid())] if self.watch_parent else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Its own session: Ctrl-C in the terminal reaches the stack alone, which stops moto last, after the
@@ -149,6 +153,12 @@ class EmbeddedAws:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+    def __enter__(self) -> EmbeddedAws:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 class StackError(Exception):

@@ -13,23 +13,21 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
-from infra.cdk.config import ROOT, api_key_output, data_stack_name, stage_config
+from infra.cdk.config import api_key_output, data_stack_name, stage_config
 from infra.cdk.dev import finish, prepare
 from infra.cdk.functions import AGENT_WORKER, FUNCTIONS, ROUTING_WORKER, SYNC_WORKER, WORKERS
 from infra.cdk.plane import QUEUE_ATTRIBUTES, SECRETS, Arn, DataPlane, named_resources, stage_settings
+from infra.local import EmbeddedAws
 from infra.resources import provision
 from tests.infra.test_iam import wildcards
 from workers.limits import BATCH_SIZE, SYNC_BATCH_SIZE
@@ -41,25 +39,8 @@ CHALICE = Path(sys.executable).with_name("chalice")
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "tests.infra.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with EmbeddedAws(module="tests.infra.moto_server", watch_parent=False) as moto:
+        yield moto.endpoint
 
 
 @pytest.fixture(scope="module")
