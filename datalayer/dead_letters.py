@@ -9,39 +9,20 @@ dead letter; the reason travels as the message attribute ``failure_reason`` (``s
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from datalayer import aws
-from datalayer.errors import QueueError
+from datalayer.named_queue import NamedQueue, sqs_errors
 from datalayer.settings import Settings
 
 FAILURE_REASON_ATTRIBUTE = "failure_reason"
 REASON_MAX_CHARS = 1_000
 
 
-class DeadLetterQueue:
+class DeadLetterQueue(NamedQueue):
     def __init__(self, settings: Settings, queue_name: str, sqs_client: Any = None) -> None:
-        self._settings = settings
-        self._queue_name = queue_name
-        self._client_override = sqs_client
-
-    @cached_property
-    def _sqs(self) -> Any:
-        return self._client_override if self._client_override is not None else aws.client("sqs", self._settings)
-
-    @cached_property
-    def _url(self) -> str:
-        try:
-            return str(self._sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"])
-        except (ClientError, BotoCoreError) as exc:
-            raise QueueError(f"dead-letter queue {self._queue_name} not found: {exc}") from exc
+        super().__init__(settings, queue_name, "dead-letter queue", sqs_client)
 
     def send(self, body: str, reason: str) -> None:
         attributes = {FAILURE_REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:REASON_MAX_CHARS] or "-"}}
-        try:
+        with sqs_errors(f"message not dead-lettered to {self._queue_name}"):
             self._sqs.send_message(QueueUrl=self._url, MessageBody=body, MessageAttributes=attributes)
-        except (ClientError, BotoCoreError) as exc:
-            raise QueueError(f"message not dead-lettered to {self._queue_name}: {exc}") from exc

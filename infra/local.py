@@ -258,37 +258,29 @@ class LocalStack:
         self.api_url = f"http://{host}:{port}"
         ticketing.webhook_url = f"{self.api_url}/webhooks/ticketing"
 
-        self.mapping = SqsEventSourceMapping(
-            find_sqs_handler(app_module.app, settings.routing_queue),
-            queue_url=self.provisioned.routing_queue_url,
-            queue_arn=self.provisioned.routing_queue_arn,
-            region=settings.region,
-            concurrency=self.options.workers,
-            sqs_client=lambda: aws.client("sqs", settings),
-        ).start()
-        running.callback(_quietly, self.mapping.stop)
-        self.agent_mapping = SqsEventSourceMapping(
-            find_sqs_handler(app_module.app, settings.agent_queue),
-            queue_url=self.provisioned.agent_queue_url,
-            queue_arn=self.provisioned.agent_queue_arn,
-            region=settings.region,
-            concurrency=self.options.agent_workers,
-            sqs_client=lambda: aws.client("sqs", settings),
-            timeout_s=AGENT_WORKER_TIMEOUT_SECONDS,
-        ).start()
-        running.callback(_quietly, self.agent_mapping.stop)
+        def poll(queue: str, url: str, arn: str, concurrency: int, **limits: int) -> SqsEventSourceMapping:
+            """Lambda's event source mapping for ``queue``, polling until the stack stops."""
+            mapping = SqsEventSourceMapping(
+                find_sqs_handler(app_module.app, queue),
+                queue_url=url,
+                queue_arn=arn,
+                region=settings.region,
+                concurrency=concurrency,
+                sqs_client=lambda: aws.client("sqs", settings),
+                **limits,
+            ).start()
+            running.callback(_quietly, mapping.stop)
+            return mapping
+
+        provisioned = self.provisioned
+        self.mapping = poll(settings.routing_queue, provisioned.routing_queue_url, provisioned.routing_queue_arn,
+                            self.options.workers)
+        self.agent_mapping = poll(settings.agent_queue, provisioned.agent_queue_url, provisioned.agent_queue_arn,
+                                  self.options.agent_workers, timeout_s=AGENT_WORKER_TIMEOUT_SECONDS)
         sync.use_worker_factory(lambda: sync.build_default_worker(settings))
         running.callback(sync.use_worker_factory, sync.build_default_worker)
-        self.sync_mapping = SqsEventSourceMapping(
-            find_sqs_handler(app_module.app, settings.sync_queue),
-            queue_url=self.provisioned.sync_queue_url,
-            queue_arn=self.provisioned.sync_queue_arn,
-            region=settings.region,
-            concurrency=self.options.sync_workers,
-            sqs_client=lambda: aws.client("sqs", settings),
-            timeout_s=SYNC_WORKER_TIMEOUT_SECONDS,
-        ).start()
-        running.callback(_quietly, self.sync_mapping.stop)
+        self.sync_mapping = poll(settings.sync_queue, provisioned.sync_queue_url, provisioned.sync_queue_arn,
+                                 self.options.sync_workers, timeout_s=SYNC_WORKER_TIMEOUT_SECONDS)
 
         sweeper = _Every("sweep", lambda: _sweep(settings), self.options.sweep_every_s)
         sweeper.start()
